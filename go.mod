@@ -1,0 +1,3 @@
+module github.com/netbios-go/netbios
+
+go 1.26

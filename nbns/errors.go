@@ -1,0 +1,59 @@
+package nbns
+
+import (
+	"errors"
+	"io"
+	"strconv"
+)
+
+// A ParseError reports where a packet failed to decode: the field, named as
+// in RFC 1002 §4.2, and the byte offset at which it starts. Err is the cause;
+// a packet that ends too early gives [io.ErrUnexpectedEOF].
+type ParseError struct {
+	Field  string // e.g. "QUESTION_NAME", "NUM_NAMES"
+	Offset int    // offset of the field in the packet
+	Err    error
+}
+
+var _ error = (*ParseError)(nil)
+
+func (e *ParseError) Error() string {
+	return "nbns: parsing " + e.Field + " at offset " + strconv.Itoa(e.Offset) + ": " + e.Err.Error()
+}
+
+// Unwrap returns e.Err.
+func (e *ParseError) Unwrap() error { return e.Err }
+
+func parseErr(field string, off int, err error) error {
+	return &ParseError{Field: field, Offset: off, Err: err}
+}
+
+// Decoding errors. They are wrapped in a *ParseError that names the field.
+var (
+	errShort          = io.ErrUnexpectedEOF
+	errFirstLabel     = errors.New("first label is not 32 bytes")
+	errLabelChar      = errors.New("first-level encoding outside 'A'..'P'")
+	errReservedLabel  = errors.New("reserved label type 0x40 or 0x80")
+	errPointer        = errors.New("compression pointer where none is allowed")
+	errPointerForward = errors.New("compression pointer does not point backwards")
+	errPointerHops    = errors.New("too many compression pointers")
+	errEncodedTooLong = errors.New("encoded name longer than 255 bytes")
+	errDotInLabel     = errors.New("scope label contains a dot")
+	errNotResponse    = errors.New("not a response")
+	errNotRequest     = errors.New("not a request")
+	errOpCode         = errors.New("not a query")
+	errQDCount        = errors.New("question count is not 1")
+	errNoAnswer       = errors.New("no answer record")
+	errType           = errors.New("not NBSTAT (0x0021)")
+	errClass          = errors.New("not IN (0x0001)")
+	errNumNames       = errors.New("NUM_NAMES does not fit RDLENGTH")
+)
+
+// Encoding errors.
+var (
+	errScopeLabel   = errors.New("nbns: scope label empty or longer than 63 bytes")
+	errScopeTooLong = errors.New("nbns: name and scope encode to more than 255 bytes")
+	errTooManyNames = errors.New("nbns: more than 255 names in a node status response")
+	errHeaderField  = errors.New("nbns: OPCODE or RCODE out of range")
+	errStatsMissing = errors.New("nbns: StatisticsMissing out of range 0..46")
+)
