@@ -88,11 +88,12 @@ func encodedLen(scope string) (int, error) {
 //
 // The first label must be exactly 32 bytes of 'A'..'P', every scope label at
 // most 63 bytes without a dot, and the whole name at most 255 bytes.
+// Errors are *[ParseError] values.
 func ParseEncoded(b []byte) (n Name, scope string, length int, err error) {
 	var sb scopeBuf
 	n, length, err = decodeName(b, 0, false, &sb)
 	if err != nil {
-		return Name{}, "", 0, err
+		return Name{}, "", 0, parseErr("NAME", 0, err)
 	}
 	return n, sb.string(""), length, nil
 }
