@@ -1,0 +1,490 @@
+package session
+
+import (
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// KeepAliveTimeout is SSN_KEEP_ALIVE_TIMEOUT, the idle time after which
+// RFC 1002 §6 sends a SESSION KEEP ALIVE "if configured". Windows waits an
+// hour; see [Config.KeepAlive].
+const KeepAliveTimeout = 60 * time.Second
+
+// Config configures a [Conn]. A nil *Config is the zero Config.
+type Config struct {
+	// KeepAlive is how long the conn may stay idle, with no byte sent or
+	// received, before it sends a SESSION KEEP ALIVE (RFC 1001 §16.3.2).
+	// Zero or negative means never, the default: TCP keep-alives, which Go
+	// turns on, do the same job (RFC 1001 §16.3.2 recommends session
+	// keep-alives "only in the absence of TCP keep-alive").
+	// [KeepAliveTimeout] is the RFC's value.
+	KeepAlive time.Duration
+
+	// Strict makes the conn read SESSION MESSAGE headers as RFC 1002
+	// §4.3.1 defines them, with a 17-bit length, and fail on any other
+	// flag bit. By default they are read as Direct-TCP headers with a
+	// 24-bit length ([ParseHeaderLenient]), as Samba, Impacket, nmap and
+	// Wireshark read SMB over port 139. Writes never exceed [MaxLength].
+	Strict bool
+}
+
+// A Conn is an established NetBIOS session: the TCP connection after a
+// positive session response.
+//
+// A Conn is a [net.Conn] whose byte stream is the stream of session
+// messages, headers included, with keep-alives removed: Read returns each
+// SESSION MESSAGE's 4-byte header and payload as they arrive, and Write
+// takes the same framing, checks it (type 0x00, length at most
+// [MaxLength]) and sends it. A session message header is byte-identical to
+// the Direct-TCP header of port 445 for every length up to MaxLength, so an
+// SMB client written for port 445 runs over a Conn unchanged.
+//
+// [Conn.ReadMessage] and [Conn.WriteMessage] move one payload at a time, and
+// [Conn.Payload] is a net.Conn that carries payload bytes only. Reads share
+// one state and writes another, so each direction should stick to one of
+// these views, except that any view can be used at a message boundary.
+//
+// Reads and writes have their own locks: one Read and one Write may run at
+// once, and Close unblocks both. Deadlines apply to the TCP connection
+// directly; a read that times out in the middle of a header or a message
+// loses no byte, and the next Read resumes where it stopped.
+type Conn struct {
+	nc     net.Conn
+	req    Request
+	strict bool
+
+	rmu  sync.Mutex
+	rhdr [HeaderLen]byte
+	rhN  int   // bytes of rhdr read
+	rhO  int   // bytes of rhdr handed to a transparent Read
+	rrem int   // payload bytes left in the current message
+	rerr error // a framing error; the stream cannot be read past it
+
+	wmu  sync.Mutex
+	wf   framer // the framing of the bytes written so far; wf.hdr is unsent
+	werr error  // a write that left the framing unknown
+	bufs net.Buffers
+	whdr [HeaderLen]byte
+
+	keepAlive time.Duration
+	lastIO    atomic.Int64 // nanoseconds since start, at the last read or write
+	start     time.Time
+	timer     *time.Timer
+	closed    atomic.Bool
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+// errFraming reports bytes written to a transparent Conn that are not a
+// session message.
+var errFraming = errors.New("session: write is not a session message (type 0x00, length up to 0x1FFFF)")
+
+// newConn wraps nc after a positive response to req.
+func newConn(nc net.Conn, req Request, cfg *Config) *Conn {
+	c := &Conn{nc: nc, req: req, start: time.Now()}
+	if cfg != nil {
+		c.strict = cfg.Strict
+		c.keepAlive = cfg.KeepAlive
+	}
+	if c.keepAlive > 0 {
+		c.timer = time.AfterFunc(c.keepAlive, c.sendKeepAlive)
+	}
+	return c
+}
+
+// Request returns the session request that opened the conn: the called
+// name the server accepted and the calling name.
+func (c *Conn) Request() Request { return c.req }
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the remote network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// SetDeadline sets the read and write deadlines of the underlying
+// connection.
+func (c *Conn) SetDeadline(t time.Time) error { return c.nc.SetDeadline(t) }
+
+// SetReadDeadline sets the read deadline of the underlying connection.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the write deadline of the underlying connection.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+
+// Close closes the connection, which unblocks any Read or Write.
+func (c *Conn) Close() error {
+	if !c.closed.Swap(true) && c.timer != nil {
+		c.timer.Stop()
+	}
+	return c.nc.Close()
+}
+
+func (c *Conn) touch() {
+	if c.keepAlive > 0 {
+		c.lastIO.Store(int64(time.Since(c.start)))
+	}
+}
+
+// readHeader reads the next session message header into c.rhdr, skipping
+// keep-alives, and sets c.rrem. It keeps partial headers across errors.
+// The caller holds c.rmu.
+func (c *Conn) readHeader() error {
+	for {
+		for c.rhN < HeaderLen {
+			n, err := c.nc.Read(c.rhdr[c.rhN:])
+			c.rhN += n
+			if n > 0 {
+				c.touch()
+			}
+			if c.rhN < HeaderLen && err != nil {
+				if err == io.EOF && c.rhN > 0 {
+					err = io.ErrUnexpectedEOF
+				}
+				return err
+			}
+		}
+		var h Header
+		var err error
+		if c.strict {
+			h, err = ParseHeader(c.rhdr[:])
+		} else {
+			h, err = ParseHeaderLenient(c.rhdr[:])
+		}
+		switch {
+		case err != nil:
+			c.rerr = err
+			return err
+		case h.Type == TypeKeepAlive:
+			c.rhN = 0 // discard (RFC 1002 §5.2.2.2)
+			continue
+		case h.Type != TypeMessage:
+			c.rerr = parseErr("TYPE", 0, &typeError{h.Type})
+			return c.rerr
+		}
+		c.rrem, c.rhO = h.Length, 0
+		return nil
+	}
+}
+
+// readPayload reads payload bytes of the current message into p, at most
+// what the message has left. The caller holds c.rmu.
+func (c *Conn) readPayload(p []byte) (int, error) {
+	n, err := c.nc.Read(p[:min(len(p), c.rrem)])
+	c.rrem -= n
+	if n > 0 {
+		c.touch()
+	}
+	if c.rrem == 0 {
+		c.rhN = 0
+		if err == io.EOF {
+			err = nil // the message is whole; EOF comes again next time
+		}
+	} else if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// Read reads the session message stream: headers and payloads, without
+// keep-alives. See [Conn].
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.rerr != nil {
+		return 0, c.rerr
+	}
+	if c.rhN < HeaderLen {
+		if err := c.readHeader(); err != nil {
+			return 0, err
+		}
+	}
+	if c.rhO < HeaderLen {
+		n := copy(p, c.rhdr[c.rhO:])
+		c.rhO += n
+		if c.rhO == HeaderLen && c.rrem == 0 {
+			c.rhN = 0
+		}
+		return n, nil
+	}
+	return c.readPayload(p)
+}
+
+// readPayloadView reads for [Conn.Payload]: payload bytes only.
+func (c *Conn) readPayloadView(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.rerr != nil {
+		return 0, c.rerr
+	}
+	for c.rhN < HeaderLen || c.rrem == 0 {
+		if c.rhN == HeaderLen { // an empty message
+			c.rhN = 0
+		}
+		if err := c.readHeader(); err != nil {
+			return 0, err
+		}
+	}
+	c.rhO = HeaderLen
+	return c.readPayload(p)
+}
+
+// ReadMessage reads the payload of the next session message, skipping
+// keep-alives, and appends it to buf. The buffer grows only as bytes
+// arrive, never ahead of them by more than 64 KiB, so a length field that
+// lies costs no memory.
+//
+// When it fails part-way, for example at a read deadline, it returns the
+// bytes of the message read so far appended to buf; the next ReadMessage
+// appends the rest of the same message.
+func (c *Conn) ReadMessage(buf []byte) ([]byte, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.rerr != nil {
+		return buf, c.rerr
+	}
+	if c.rhN < HeaderLen {
+		if err := c.readHeader(); err != nil {
+			return buf, err
+		}
+	}
+	c.rhO = HeaderLen
+	for c.rrem > 0 {
+		chunk := min(c.rrem, 64<<10)
+		buf = slices.Grow(buf, chunk)
+		n, err := c.readPayload(buf[len(buf) : len(buf)+chunk])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			return buf, err
+		}
+	}
+	c.rhN = 0
+	return buf, nil
+}
+
+// framer follows the framing of a byte stream of session messages.
+type framer struct {
+	hdr [HeaderLen]byte
+	hdrN int // bytes of hdr seen
+	rem  int // payload bytes left in the current message
+}
+
+// walk advances over p and returns how many of its bytes end on a point
+// where sending them is safe: all of p, less a trailing incomplete header
+// (kept in f.hdr), or up to the start of a header that is not a session
+// message with a 17-bit length, in which case err is errFraming.
+func (f *framer) walk(p []byte) (safe int, err error) {
+	pos, hdrStart := 0, -f.hdrN
+	for pos < len(p) {
+		if f.rem > 0 {
+			k := min(f.rem, len(p)-pos)
+			f.rem -= k
+			pos += k
+			continue
+		}
+		if f.hdrN == 0 {
+			hdrStart = pos
+		}
+		k := copy(f.hdr[f.hdrN:], p[pos:])
+		f.hdrN += k
+		pos += k
+		if f.hdrN < HeaderLen {
+			break
+		}
+		h, err := ParseHeader(f.hdr[:])
+		if err != nil || h.Type != TypeMessage {
+			f.hdrN = 0
+			return max(hdrStart, 0), errFraming
+		}
+		f.hdrN, f.rem = 0, h.Length
+	}
+	if f.hdrN > 0 {
+		return max(hdrStart, 0), nil
+	}
+	return len(p), nil
+}
+
+// atBoundary reports whether the stream is between messages.
+func (f *framer) atBoundary() bool { return f.hdrN == 0 && f.rem == 0 }
+
+// Write writes session messages, headers included. It checks their framing
+// first: every header must be a SESSION MESSAGE (type 0x00) with a length
+// of at most [MaxLength]. The first bad header, and what follows it, is not
+// sent: Write returns the bytes before it and an error. A header split
+// across calls is held back until it is complete.
+//
+// A write that fails part-way, at a deadline for example, may be resumed
+// with the bytes it did not send, unless it stopped inside a header; then
+// the stream is broken and every later Write fails.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	entry := c.wf
+	held := entry.hdrN // the start of a header, held back by the last call
+	safe, ferr := c.wf.walk(p)
+
+	var m int // bytes of p sent
+	var err error
+	switch {
+	case held > 0 && safe > 0: // the held header turned out well: send it too
+		c.bufs = append(c.bufs[:0], entry.hdr[:held], p[:safe])
+		var total int64
+		total, err = c.bufs.WriteTo(c.nc)
+		m = max(int(total)-held, 0)
+		if int(total) < held {
+			c.wf = entry
+			c.breakFraming(total > 0, err)
+			return 0, err
+		}
+	case safe > 0:
+		m, err = c.nc.Write(p[:safe])
+	}
+	if m > 0 {
+		c.touch()
+	}
+	if err != nil {
+		// Follow the framing of what was sent, not of what was given.
+		c.wf = entry
+		c.wf.walk(p[:m])
+		c.breakFraming(c.wf.hdrN > 0, err)
+		return m, err
+	}
+	if ferr != nil {
+		return safe, ferr
+	}
+	return len(p), nil
+}
+
+// breakFraming marks the write side broken when a failed write left part
+// of a header on the wire. The caller holds c.wmu.
+func (c *Conn) breakFraming(broken bool, err error) {
+	if broken {
+		c.werr = &brokenError{err}
+	}
+}
+
+// brokenError is the sticky error of a write side whose framing was lost.
+type brokenError struct{ err error }
+
+func (e *brokenError) Error() string {
+	return "session: an earlier write stopped inside a message header: " + e.err.Error()
+}
+func (e *brokenError) Unwrap() error { return e.err }
+
+// WriteMessage sends p as one session message. p may be at most
+// [MaxLength] bytes. The header and payload go out in one write where the
+// connection supports it.
+func (c *Conn) WriteMessage(p []byte) error {
+	if len(p) > MaxLength {
+		return errLengthRange
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	n, err := c.writeFramed(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
+// writePayloadView writes for [Conn.Payload]: p is framed as session
+// messages of up to MaxLength bytes each.
+func (c *Conn) writePayloadView(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	sent := 0
+	for sent < len(p) {
+		n, err := c.writeFramed(p[sent:min(len(p), sent+MaxLength)])
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// writeFramed sends p, at most MaxLength bytes, as the payload of a
+// session message, or as the rest of one that a timed-out write left
+// unfinished. It returns the payload bytes sent. The caller holds c.wmu.
+func (c *Conn) writeFramed(p []byte) (int, error) {
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	if c.wf.hdrN > 0 {
+		return 0, errMidHeader
+	}
+	if c.wf.rem > 0 { // finish the message a timeout interrupted
+		n, err := c.nc.Write(p[:min(len(p), c.wf.rem)])
+		c.wf.rem -= n
+		c.touch()
+		return n, err
+	}
+	c.whdr = [HeaderLen]byte{byte(TypeMessage), byte(len(p) >> 16), byte(len(p) >> 8), byte(len(p))}
+	c.bufs = append(c.bufs[:0], c.whdr[:], p)
+	total, err := c.bufs.WriteTo(c.nc)
+	c.touch()
+	n := int(total) - HeaderLen
+	switch {
+	case n < 0:
+		c.breakFraming(total > 0, err)
+		return 0, err
+	case err != nil:
+		c.wf.rem = len(p) - n
+	}
+	return n, err
+}
+
+var errMidHeader = errors.New("session: write in the middle of a message header")
+
+// sendKeepAlive runs from c.timer: it sends a keep-alive when the conn has
+// been idle for c.keepAlive, between messages, and re-arms the timer.
+func (c *Conn) sendKeepAlive() {
+	if c.closed.Load() {
+		return
+	}
+	idle := time.Since(c.start) - time.Duration(c.lastIO.Load())
+	if wait := c.keepAlive - idle; wait > 0 {
+		c.timer.Reset(wait)
+		return
+	}
+	if c.wmu.TryLock() {
+		if c.werr == nil && c.wf.atBoundary() {
+			ka := [HeaderLen]byte{byte(TypeKeepAlive)}
+			n, err := c.nc.Write(ka[:])
+			c.breakFraming(err != nil && n > 0, err)
+			c.touch()
+		}
+		c.wmu.Unlock()
+	}
+	if !c.closed.Load() {
+		c.timer.Reset(c.keepAlive)
+	}
+}
+
+// Payload returns a view of the conn that carries payload bytes only:
+// its Write sends p as session messages of up to MaxLength bytes, and its
+// Read returns message payloads, without headers and keep-alives. It shares
+// the conn's state, deadlines and Close.
+func (c *Conn) Payload() net.Conn { return payloadConn{c} }
+
+type payloadConn struct{ *Conn }
+
+func (p payloadConn) Read(b []byte) (int, error)  { return p.readPayloadView(b) }
+func (p payloadConn) Write(b []byte) (int, error) { return p.writePayloadView(b) }

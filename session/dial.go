@@ -1,0 +1,328 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SSNRetryCount is SSN_RETRY_COUNT, "the maximum number TCP connection
+// attempts" of one session call (RFC 1002 §5.2, §6).
+const SSNRetryCount = 4
+
+// maxKeepAlives bounds the keep-alives a server may send before it answers
+// a session request; a server that sends more is not answering.
+const maxKeepAlives = 16
+
+// A ContextDialer dials network connections; *net.Dialer and
+// golang.org/x/net/proxy's dialers are ContextDialers.
+type ContextDialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Trace holds hooks that a [Dialer] calls at each step of a dial. Any hook
+// may be nil. Hooks run on the dialing goroutine, in order.
+type Trace struct {
+	// ConnectStart is called before a TCP connection to addr is opened.
+	ConnectStart func(addr netip.AddrPort)
+
+	// ConnectDone is called when the connection is open or has failed.
+	ConnectDone func(addr netip.AddrPort, err error)
+
+	// RequestSent is called when a session request has been written to
+	// the connection to addr, or has failed to be.
+	RequestSent func(addr netip.AddrPort, req Request, err error)
+
+	// ResponseReceived is called with the answer to a session request, or
+	// with the error that stopped it from arriving.
+	ResponseReceived func(addr netip.AddrPort, resp Response, err error)
+}
+
+// A Dialer opens NetBIOS sessions: a TCP connection, a session request,
+// and the answer, following retargets. The zero Dialer is ready to use;
+// its fields say what their zero values mean. A Dialer is safe for
+// concurrent use and is not changed by dialing.
+type Dialer struct {
+	// NetDialer opens TCP connections. Nil means a zero *net.Dialer.
+	NetDialer ContextDialer
+
+	// MaxConnects bounds the TCP connections one dial opens, the first
+	// and those that follow retargets. Zero means SSNRetryCount (4); a
+	// negative value means one: a retarget is returned as an error.
+	MaxConnects int
+
+	// Config configures the conns the Dialer returns. Nil means the
+	// defaults.
+	Config *Config
+
+	// Trace, if not nil, is called at each step.
+	Trace *Trace
+}
+
+func (d *Dialer) maxConnects() int {
+	switch {
+	case d.MaxConnects == 0:
+		return SSNRetryCount
+	case d.MaxConnects < 0:
+		return 1
+	}
+	return d.MaxConnects
+}
+
+func (d *Dialer) netDialer() ContextDialer {
+	if d.NetDialer == nil {
+		return &net.Dialer{}
+	}
+	return d.NetDialer
+}
+
+// Dial connects to the session service at addr, an IPv4 address and port,
+// and requests a session with req. It follows a RETARGET as RFC 1002
+// §5.2.1.1 says: it closes the connection and dials the address and port
+// the server named; when that connect fails, it goes back to the original
+// address. It stops after MaxConnects connects in all.
+//
+// The context bounds the whole dial; once Dial returns a conn, the context
+// no longer affects it. Errors are *[net.OpError] values with Op "dial",
+// wrapping a *[NegativeResponseError] for a refusal (so that errors.Is finds
+// its [ErrorCode]), a *[RetargetLimitError] when the retargets did not end,
+// the context's error, or the I/O error of the step that failed.
+func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort, req Request) (*Conn, error) {
+	orig, cur := addr, addr
+	var chain []netip.AddrPort
+	opErr := func(err error) error {
+		return &net.OpError{Op: "dial", Net: "tcp4", Addr: net.TCPAddrFromAddrPort(orig), Err: err}
+	}
+	if !addr.Addr().Unmap().Is4() {
+		return nil, opErr(errNotIPv4)
+	}
+	for connects := 0; ; connects++ {
+		if connects == d.maxConnects() {
+			return nil, opErr(&RetargetLimitError{Chain: chain})
+		}
+		chain = append(chain, cur)
+		nc, err := d.connect(ctx, cur)
+		if err != nil {
+			if cur != orig && ctx.Err() == nil {
+				cur = orig // the retarget target failed: back to the start
+				continue
+			}
+			return nil, opErr(err)
+		}
+		c, err := d.handshake(ctx, nc, cur, req)
+		var re *RetargetError
+		if !errors.As(err, &re) || d.maxConnects() == 1 {
+			if err != nil {
+				return nil, opErr(err)
+			}
+			return c, nil
+		}
+		if err := checkRetarget(re.Addr); err != nil {
+			return nil, opErr(&badRetargetError{re, err})
+		}
+		cur = re.Addr
+	}
+}
+
+func (d *Dialer) connect(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
+	if t := d.Trace; t != nil && t.ConnectStart != nil {
+		t.ConnectStart(addr)
+	}
+	nc, err := d.netDialer().DialContext(ctx, "tcp4", addr.String())
+	if err != nil {
+		err = unwrapOp(err)
+	}
+	if t := d.Trace; t != nil && t.ConnectDone != nil {
+		t.ConnectDone(addr, err)
+	}
+	return nc, err
+}
+
+// DialConn requests a session with req on nc, an established connection
+// to a session service, and reads the answer. It returns a *Conn after a
+// positive response; otherwise it closes nc and returns a
+// *[NegativeResponseError], a *[RetargetError] (which it does not follow),
+// or the error that stopped the handshake. Keep-alives before the answer
+// are skipped, up to a bound, and each reply is read with the exact length
+// its type has, so no more than 10 bytes are ever buffered.
+//
+// The context bounds the handshake; after DialConn returns, it no longer
+// affects the conn.
+func (d *Dialer) DialConn(ctx context.Context, nc net.Conn, req Request) (*Conn, error) {
+	var addr netip.AddrPort
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		addr = ta.AddrPort()
+	}
+	return d.handshake(ctx, nc, addr, req)
+}
+
+func (d *Dialer) handshake(ctx context.Context, nc net.Conn, addr netip.AddrPort, req Request) (c *Conn, err error) {
+	defer func() {
+		if err != nil {
+			nc.Close()
+		}
+	}()
+	stop := bindContext(ctx, nc)
+	t := d.Trace
+
+	b, err := req.AppendBinary(make([]byte, 0, HeaderLen+minRequestLength))
+	if err == nil {
+		_, err = nc.Write(b)
+		err = ctxErr(ctx, err)
+	}
+	if t != nil && t.RequestSent != nil {
+		t.RequestSent(addr, req, err)
+	}
+	if err != nil {
+		stop()
+		return nil, err
+	}
+
+	resp, err := readResponse(nc)
+	err = ctxErr(ctx, err)
+	if t != nil && t.ResponseReceived != nil {
+		t.ResponseReceived(addr, resp, err)
+	}
+	if !stop() { // the context ended: its deadline may be poisoned
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := resp.Err(req.Called); err != nil {
+		return nil, err
+	}
+	return newConn(nc, req, d.Config), nil
+}
+
+// readResponse reads the answer to a session request. It reads the header,
+// then only the trailer its type allows, skipping up to maxKeepAlives
+// keep-alives.
+func readResponse(r io.Reader) (Response, error) {
+	var b [HeaderLen + RetargetLength]byte
+	for range maxKeepAlives + 1 {
+		if _, err := io.ReadFull(r, b[:HeaderLen]); err != nil {
+			return Response{}, responseErr(err)
+		}
+		h, err := ParseHeader(b[:HeaderLen])
+		if err != nil {
+			return Response{}, err
+		}
+		if h.Type == TypeKeepAlive {
+			continue
+		}
+		if h.Type != TypePositiveResponse && h.Type != TypeNegativeResponse && h.Type != TypeRetargetResponse {
+			return Response{}, parseErr("TYPE", 0, &typeError{h.Type})
+		}
+		if _, err := io.ReadFull(r, b[HeaderLen:HeaderLen+h.Length]); err != nil {
+			return Response{}, responseErr(err)
+		}
+		var resp Response
+		err = resp.UnmarshalBinary(b[:HeaderLen+h.Length])
+		return resp, err
+	}
+	return Response{}, errKeepAlives
+}
+
+// responseErr names a connection that ended before the answer.
+func responseErr(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errClosedBeforeAnswer
+	}
+	return err
+}
+
+var (
+	errNotIPv4            = errors.New("session: NetBIOS sessions run over IPv4 only")
+	errKeepAlives         = errors.New("session: more than " + strconv.Itoa(maxKeepAlives) + " keep-alives and no answer to the session request")
+	errClosedBeforeAnswer = errors.New("session: connection closed before the answer to the session request")
+)
+
+// aLongTimeAgo is a deadline in the past, to unblock I/O at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// bindContext makes ctx bound the I/O on nc: its deadline becomes nc's,
+// and its end unblocks nc at once. stop undoes that and reports whether
+// ctx is still live; when it is not, nc's deadline may be poisoned.
+func bindContext(ctx context.Context, nc net.Conn) (stop func() bool) {
+	if d, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(d)
+	}
+	after := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	return func() bool {
+		if !after() {
+			return false
+		}
+		nc.SetDeadline(time.Time{})
+		return true
+	}
+}
+
+// ctxErr returns ctx's error in place of the I/O error that its end caused.
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+func unwrapOp(err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		return oe.Err
+	}
+	return err
+}
+
+// checkRetarget refuses the addresses a retarget cannot usefully name.
+func checkRetarget(a netip.AddrPort) error {
+	ip := a.Addr()
+	switch {
+	case !ip.Is4():
+		return errors.New("not an IPv4 address")
+	case ip.IsUnspecified():
+		return errors.New("unspecified address")
+	case ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return errors.New("not a unicast address")
+	case a.Port() == 0:
+		return errors.New("port 0")
+	}
+	return nil
+}
+
+// badRetargetError reports a retarget to an address that cannot be dialed.
+type badRetargetError struct {
+	*RetargetError
+	why error
+}
+
+func (e *badRetargetError) Error() string {
+	return e.RetargetError.Error() + ": refusing to follow: " + e.why.Error()
+}
+
+func (e *badRetargetError) Unwrap() error { return e.RetargetError }
+
+// RetargetLimitError reports a dial whose retargets did not end within
+// [Dialer.MaxConnects] connects, for example two servers that retarget to
+// each other.
+type RetargetLimitError struct {
+	Chain []netip.AddrPort // the address of each connect, in order
+}
+
+func (e *RetargetLimitError) Error() string {
+	var b strings.Builder
+	b.WriteString("session: retargets did not end after ")
+	b.WriteString(strconv.Itoa(len(e.Chain)))
+	b.WriteString(" connects: ")
+	for i, a := range e.Chain {
+		if i > 0 {
+			b.WriteString(" -> ")
+		}
+		b.WriteString(a.String())
+	}
+	return b.String()
+}
