@@ -278,7 +278,7 @@ func (c *Conn) ReadMessage(buf []byte) ([]byte, error) {
 
 // framer follows the framing of a byte stream of session messages.
 type framer struct {
-	hdr [HeaderLen]byte
+	hdr  [HeaderLen]byte
 	hdrN int // bytes of hdr seen
 	rem  int // payload bytes left in the current message
 }
