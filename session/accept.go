@@ -42,37 +42,20 @@ func Accept(ctx context.Context, nc net.Conn, decide func(Request) error, cfg *C
 	if err != nil {
 		return nil, err
 	}
-	return newConn(nc, req, cfg), nil
+	return NewConn(nc, req, cfg), nil
 }
 
 // answer reads a session request from nc and decides the response. A
 // response with a non-zero Type is to be sent, even with an error.
 func answer(nc net.Conn, decide func(Request) error) (Request, Response, error) {
-	var b [HeaderLen + MaxRequestLength]byte
-	var h Header
-	for range maxKeepAlives + 1 {
-		if _, err := io.ReadFull(nc, b[:HeaderLen]); err != nil {
-			return Request{}, Response{}, err
+	req, err := ReadRequest(nc)
+	if err != nil {
+		if isNameError(err) {
+			return req, Response{Type: TypeNegativeResponse, Code: ErrCalledNameNotPresent}, err
 		}
-		var err error
-		if h, err = ParseHeader(b[:HeaderLen]); err != nil {
-			return Request{}, Response{}, err
-		}
-		if h.Type != TypeKeepAlive {
-			break
-		}
+		return req, Response{}, err
 	}
-	if h.Type != TypeRequest {
-		return Request{}, Response{}, parseErr("TYPE", 0, &typeError{h.Type})
-	}
-	if _, err := io.ReadFull(nc, b[HeaderLen:HeaderLen+h.Length]); err != nil {
-		return Request{}, Response{}, err
-	}
-	var req Request
-	if err := req.UnmarshalBinary(b[:HeaderLen+h.Length]); err != nil {
-		return req, Response{Type: TypeNegativeResponse, Code: ErrCalledNameNotPresent}, err
-	}
-	err := decide(req)
+	err = decide(req)
 	if err == nil {
 		return req, Response{Type: TypePositiveResponse}, nil
 	}
@@ -86,4 +69,42 @@ func answer(nc net.Conn, decide func(Request) error) (Request, Response, error) 
 		code = ErrUnspecified
 	}
 	return req, Response{Type: TypeNegativeResponse, Code: code}, &NegativeResponseError{Called: req.Called, Code: code}
+}
+
+// isNameError reports whether err is about the names of a session request
+// that was otherwise well framed.
+func isNameError(err error) bool {
+	pe, ok := err.(*ParseError)
+	return ok && (pe.Field == "CALLED NAME" || pe.Field == "CALLING NAME")
+}
+
+// ReadRequest reads one SESSION REQUEST from r, the first thing a caller
+// sends: the header, then exactly the trailer it announces, at most
+// [MaxRequestLength] bytes, skipping up to 16 keep-alives before it. A
+// request whose names do not decode is read whole and gives a *ParseError
+// for the name, so that a listener can still answer it.
+func ReadRequest(r io.Reader) (Request, error) {
+	var b [HeaderLen + MaxRequestLength]byte
+	var h Header
+	for range maxKeepAlives + 1 {
+		if _, err := io.ReadFull(r, b[:HeaderLen]); err != nil {
+			return Request{}, err
+		}
+		var err error
+		if h, err = ParseHeader(b[:HeaderLen]); err != nil {
+			return Request{}, err
+		}
+		if h.Type != TypeKeepAlive {
+			break
+		}
+	}
+	if h.Type != TypeRequest {
+		return Request{}, parseErr("TYPE", 0, &typeError{h.Type})
+	}
+	if _, err := io.ReadFull(r, b[HeaderLen:HeaderLen+h.Length]); err != nil {
+		return Request{}, err
+	}
+	var req Request
+	err := req.UnmarshalBinary(b[:HeaderLen+h.Length])
+	return req, err
 }

@@ -84,8 +84,10 @@ var _ net.Conn = (*Conn)(nil)
 // session message.
 var errFraming = errors.New("session: write is not a session message (type 0x00, length up to 0x1FFFF)")
 
-// newConn wraps nc after a positive response to req.
-func newConn(nc net.Conn, req Request, cfg *Config) *Conn {
+// NewConn returns a Conn for nc, a connection on which a session has been
+// established with req: the caller sent req and the listener answered with
+// a positive response. [Dialer] and [Accept] return conns made this way.
+func NewConn(nc net.Conn, req Request, cfg *Config) *Conn {
 	c := &Conn{nc: nc, req: req, start: time.Now()}
 	if cfg != nil {
 		c.strict = cfg.Strict

@@ -197,7 +197,7 @@ func (d *Dialer) handshake(ctx context.Context, nc net.Conn, addr netip.AddrPort
 	if err := resp.Err(req.Called); err != nil {
 		return nil, err
 	}
-	return newConn(nc, req, d.Config), nil
+	return NewConn(nc, req, d.Config), nil
 }
 
 // readResponse reads the answer to a session request. It reads the header,
