@@ -1,0 +1,502 @@
+package nbttest
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/netbios-go/netbios/nbns"
+	"github.com/netbios-go/netbios/session"
+)
+
+// NameServiceMode says how a [Server]'s name service treats node status
+// queries.
+type NameServiceMode int
+
+const (
+	// AnswerQueries answers node status queries for the wildcard name
+	// and for names in the table, as RFC 1002 §5.1.1.5 says; queries for
+	// other names get no answer, as from a real host.
+	AnswerQueries NameServiceMode = iota
+
+	// DropQueries reads queries and never answers, like a host behind a
+	// firewall that drops UDP 137.
+	DropQueries
+
+	// RejectQueries leaves the name service port closed, so that queries
+	// draw an ICMP port unreachable, like a host without a name service
+	// or behind a firewall that rejects UDP 137.
+	RejectQueries
+)
+
+// Forgery is a kind of forged name service reply that a [Server] sends
+// before its real answer, to test that a client drops it. Forged replies
+// list the name FORGED<20>, which no real answer has.
+type Forgery int
+
+const (
+	ForgeWrongID     Forgery = iota + 1 // a transaction ID one off
+	ForgeWrongSource                    // the right ID, sent from another UDP port
+	ForgeQuery                          // a query (R = 0), not a response
+	ForgeWrongOpCode                    // OPCODE 5, registration
+	ForgeTruncated                      // cut in the middle of RR_NAME
+	ForgePointerLoop                    // RR_NAME a compression pointer to itself
+	ForgeNumNamesLie                    // NUM_NAMES 255 with three entries
+	ForgeGarbage                        // random bytes
+)
+
+// Forgeries lists every Forgery.
+var Forgeries = []Forgery{
+	ForgeWrongID, ForgeWrongSource, ForgeQuery, ForgeWrongOpCode,
+	ForgeTruncated, ForgePointerLoop, ForgeNumNamesLie, ForgeGarbage,
+}
+
+// ForgedName is the name forged replies list.
+var ForgedName = nbns.MustName("FORGED", nbns.FileServer)
+
+// SMBServer is *SMBSERVER<20>, the called name of KB Q251166.
+var SMBServer = nbns.MustName("*SMBSERVER", nbns.FileServer)
+
+// A Server is a NetBIOS host on loopback: a name service on UDP that
+// answers node status from Names, and a session service on TCP that
+// answers session requests through Handler. Both listen on ephemeral
+// ports of 127.0.0.1 (or [::1] where IPv4 loopback is missing).
+//
+// Set the fields before Start; NewServer starts at once with the defaults.
+type Server struct {
+	// Names is the name table the name service reports. Nil means
+	// Table("NBTTEST", "WORKGROUP").
+	Names []nbns.NodeName
+
+	// Statistics is the node status statistics block; its UnitID is the
+	// MAC address. The zero value reports an unknown MAC, as Samba does.
+	Statistics nbns.Statistics
+
+	// NameService is how the name service treats queries.
+	NameService NameServiceMode
+
+	// NameDelay delays each node status answer.
+	NameDelay time.Duration
+
+	// Forgeries are sent, in order, before each node status answer.
+	Forgeries []Forgery
+
+	// Handler answers session requests. Nil means accept every request
+	// and echo the session messages back.
+	Handler Handler
+
+	// Config configures the session conns given to handlers.
+	Config *session.Config
+
+	// Addr is the session service's TCP address, set by Start.
+	Addr netip.AddrPort
+
+	// NameAddr is the name service's UDP address, set by Start. With
+	// RejectQueries it is a port that nothing listens on.
+	NameAddr netip.AddrPort
+
+	mu       sync.Mutex
+	ln       net.Listener
+	pc       *net.UDPConn
+	rogue    *net.UDPConn
+	conns    map[net.Conn]struct{}
+	requests []session.Request
+	queries  int
+	closed   chan struct{}
+	wg       sync.WaitGroup
+	started  bool
+}
+
+// NewServer starts and returns a Server with Handler h.
+func NewServer(h Handler) *Server {
+	s := NewUnstartedServer(h)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a Server with Handler h that is not started,
+// so that its fields can be set before Start.
+func NewUnstartedServer(h Handler) *Server {
+	return &Server{Handler: h}
+}
+
+// Start starts the name and session services. It panics when it cannot
+// listen on loopback, as httptest does.
+func (s *Server) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		panic("nbttest: Server started twice")
+	}
+	s.started = true
+	s.closed = make(chan struct{})
+	s.conns = make(map[net.Conn]struct{})
+	if s.Names == nil {
+		s.Names = Table("NBTTEST", "WORKGROUP")
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		if ln, err = net.Listen("tcp6", "[::1]:0"); err != nil {
+			panic("nbttest: failed to listen on a port: " + err.Error())
+		}
+	}
+	s.ln = ln
+	s.Addr = ln.Addr().(*net.TCPAddr).AddrPort()
+	host := s.Addr.Addr()
+
+	pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(host, 0)))
+	if err != nil {
+		panic("nbttest: failed to listen on a UDP port: " + err.Error())
+	}
+	s.NameAddr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	if s.NameService == RejectQueries {
+		pc.Close() // the port is now closed: queries draw ICMP unreachable
+	} else {
+		s.pc = pc
+		if s.rogue, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(host, 0))); err != nil {
+			panic("nbttest: failed to listen on a UDP port: " + err.Error())
+		}
+		s.wg.Go(s.serveNames)
+	}
+	s.wg.Go(s.serveSessions)
+}
+
+// Close stops the services, closes every connection, and waits until all
+// that the Server started has ended.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if !s.started || isClosed(s.closed) {
+		s.mu.Unlock()
+		return
+	}
+	close(s.closed)
+	s.ln.Close()
+	if s.pc != nil {
+		s.pc.Close()
+		s.rogue.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// Requests returns the session requests the Server has received, in order.
+func (s *Server) Requests() []session.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]session.Request(nil), s.requests...)
+}
+
+// NodeStatusQueries returns how many node status queries the name service
+// has received, answered or not.
+func (s *Server) NodeStatusQueries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queries
+}
+
+// Table returns a name table like the one Samba's nmbd reports for a host
+// named computer in workgroup: computer<00>, <03> and <20> unique, and
+// workgroup<00> and <1E> group, all active B-node names.
+func Table(computer, workgroup string) []nbns.NodeName {
+	unique := func(t nbns.Suffix) nbns.NodeName {
+		return nbns.NodeName{Name: nbns.MustName(computer, t), Flags: nbns.FlagActive}
+	}
+	group := func(t nbns.Suffix) nbns.NodeName {
+		return nbns.NodeName{Name: nbns.MustName(workgroup, t), Flags: nbns.FlagGroup | nbns.FlagActive}
+	}
+	return []nbns.NodeName{
+		unique(nbns.Workstation), unique(nbns.Messenger), unique(nbns.FileServer),
+		group(nbns.Workstation), group(nbns.BrowserElection),
+	}
+}
+
+// wait waits for d, or until the server closes; it reports whether d
+// passed.
+func (s *Server) wait(d time.Duration) bool {
+	if d <= 0 {
+		return !isClosed(s.closed)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.closed:
+		return false
+	}
+}
+
+func (s *Server) serveNames() {
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := s.pc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		var q nbns.NodeStatusRequest
+		if q.UnmarshalBinary(buf[:n]) != nil {
+			continue
+		}
+		s.mu.Lock()
+		s.queries++
+		s.mu.Unlock()
+		if s.NameService == DropQueries || !s.has(q.Name) {
+			continue
+		}
+		s.wg.Go(func() {
+			if !s.wait(s.NameDelay) {
+				return
+			}
+			for _, f := range s.Forgeries {
+				s.forge(f, q, from)
+			}
+			r := nbns.NodeStatusResponse{
+				Header:     nbns.Header{ID: q.ID, Authoritative: true},
+				Name:       q.Name,
+				Scope:      q.Scope,
+				Names:      s.Names,
+				Statistics: s.Statistics,
+			}
+			if b, err := r.MarshalBinary(); err == nil {
+				s.pc.WriteToUDPAddrPort(b, from)
+			}
+		})
+	}
+}
+
+// has reports whether the host answers node status for name: the wildcard
+// and the names in its table.
+func (s *Server) has(name nbns.Name) bool {
+	if name.IsWildcard() {
+		return true
+	}
+	for _, e := range s.Names {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// forge sends one forged reply to q.
+func (s *Server) forge(f Forgery, q nbns.NodeStatusRequest, to netip.AddrPort) {
+	fake := nbns.NodeStatusResponse{
+		Header: nbns.Header{ID: q.ID, Authoritative: true},
+		Name:   q.Name,
+		Scope:  q.Scope,
+		Names: []nbns.NodeName{
+			{Name: ForgedName, Flags: nbns.FlagActive},
+			{Name: ForgedName.WithSuffix(nbns.Workstation), Flags: nbns.FlagActive},
+			{Name: nbns.MustName("FORGEDGRP", nbns.Workstation), Flags: nbns.FlagGroup | nbns.FlagActive},
+		},
+	}
+	b, err := fake.MarshalBinary()
+	if err != nil {
+		return
+	}
+	src := s.pc
+	switch f {
+	case ForgeWrongID:
+		b[1]++
+	case ForgeWrongSource:
+		src = s.rogue
+	case ForgeQuery:
+		b[2] &^= 0x80
+	case ForgeWrongOpCode:
+		b[2] |= 0x28
+	case ForgeTruncated:
+		b = b[:nbns.HeaderLen+20]
+	case ForgePointerLoop:
+		b = append(b[:nbns.HeaderLen], 0xC0, nbns.HeaderLen)
+	case ForgeNumNamesLie:
+		b[len(b)-nbns.StatisticsLen-3*nbns.NodeNameLen-1] = 255
+	case ForgeGarbage:
+		b = []byte("\x13\x37 garbage, not a name service packet")
+	}
+	src.WriteToUDPAddrPort(b, to)
+}
+
+func (s *Server) serveSessions() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if isClosed(s.closed) {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Go(func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+				c.Close()
+			}()
+			s.serveSession(c)
+		})
+	}
+}
+
+func (s *Server) serveSession(c net.Conn) {
+	req, err := session.ReadRequest(c)
+	if err != nil {
+		var pe *session.ParseError
+		if errors.As(err, &pe) && (pe.Field == "CALLED NAME" || pe.Field == "CALLING NAME") {
+			s.respond(c, session.Response{Type: session.TypeNegativeResponse, Code: session.ErrCalledNameNotPresent})
+		}
+		return
+	}
+	s.mu.Lock()
+	s.requests = append(s.requests, req)
+	s.mu.Unlock()
+
+	h := s.Handler
+	if h == nil {
+		h = Echo
+	}
+	resp := h.ServeSession(req)
+	for range resp.KeepAlives {
+		if _, err := c.Write([]byte{byte(session.TypeKeepAlive), 0, 0, 0}); err != nil {
+			return
+		}
+	}
+	if !s.wait(resp.Delay) {
+		return
+	}
+	switch {
+	case resp.Silent:
+		<-s.closed
+		return
+	case resp.Raw != nil:
+		c.Write(resp.Raw)
+		return
+	case resp.Reject != 0:
+		s.respond(c, session.Response{Type: session.TypeNegativeResponse, Code: resp.Reject})
+		return
+	case resp.Retarget.IsValid():
+		s.respond(c, session.Response{Type: session.TypeRetargetResponse, Retarget: resp.Retarget})
+		return
+	}
+	if !s.respond(c, session.Response{Type: session.TypePositiveResponse}) {
+		return
+	}
+	conn := session.NewConn(c, req, s.Config)
+	if resp.Serve != nil {
+		resp.Serve(conn)
+		return
+	}
+	io.Copy(conn, conn)
+}
+
+func (s *Server) respond(c net.Conn, r session.Response) bool {
+	b, err := r.MarshalBinary()
+	if err != nil {
+		return false
+	}
+	_, err = c.Write(b)
+	return err == nil
+}
+
+// Handler answers session requests for a [Server].
+type Handler interface {
+	// ServeSession returns how to answer req. It runs on the
+	// connection's goroutine; several may run at once.
+	ServeSession(req session.Request) Response
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(req session.Request) Response
+
+// ServeSession returns f(req).
+func (f HandlerFunc) ServeSession(req session.Request) Response { return f(req) }
+
+// Response is how a [Server] answers a session request. The zero Response
+// accepts it and echoes the session messages back.
+type Response struct {
+	// KeepAlives is how many SESSION KEEP ALIVEs to send before the
+	// answer.
+	KeepAlives int
+
+	// Delay is how long to wait before the answer.
+	Delay time.Duration
+
+	// Silent holds the connection open without an answer until the
+	// Server closes.
+	Silent bool
+
+	// Raw, when not nil, is sent instead of an answer, and the connection
+	// is closed: a malformed or hostile reply.
+	Raw []byte
+
+	// Reject, when not zero, refuses the request with this code.
+	Reject session.ErrorCode
+
+	// Retarget, when valid and Reject is zero, sends the caller to this
+	// IPv4 address and port.
+	Retarget netip.AddrPort
+
+	// Serve runs the session after a positive response; the conn is
+	// closed when it returns. Nil means echo.
+	Serve func(c *session.Conn)
+}
+
+// Echo accepts every session request and echoes the session messages
+// back; it is what a nil Handler does.
+var Echo Handler = HandlerFunc(func(session.Request) Response { return Response{} })
+
+// Blackhole never answers a session request.
+var Blackhole Handler = HandlerFunc(func(session.Request) Response { return Response{Silent: true} })
+
+// RefuseNames refuses the listed called names with code and accepts the
+// rest: RefuseNames(session.ErrCalledNameNotPresent, SMBServer) is the
+// host of KB Q251166 that does not accept *SMBSERVER.
+func RefuseNames(code session.ErrorCode, names ...nbns.Name) Handler {
+	return HandlerFunc(func(req session.Request) Response {
+		for _, n := range names {
+			if req.Called == n {
+				return Response{Reject: code}
+			}
+		}
+		return Response{}
+	})
+}
+
+// AcceptOnly accepts the listed called names and refuses the rest with
+// [session.ErrCalledNameNotPresent], as Windows 9x and strict NetBIOS
+// servers do.
+func AcceptOnly(names ...nbns.Name) Handler {
+	return HandlerFunc(func(req session.Request) Response {
+		for _, n := range names {
+			if req.Called == n {
+				return Response{}
+			}
+		}
+		return Response{Reject: session.ErrCalledNameNotPresent}
+	})
+}
+
+// Retarget retargets every session request to addr.
+func Retarget(addr netip.AddrPort) Handler {
+	return HandlerFunc(func(session.Request) Response { return Response{Retarget: addr} })
+}
