@@ -263,10 +263,20 @@ func bindContext(ctx context.Context, nc net.Conn) (stop func() bool) {
 	}
 }
 
-// ctxErr returns ctx's error in place of the I/O error that its end caused.
+// ctxErr returns ctx's error in place of the I/O error that its end
+// caused, including a timeout at its deadline that came before its own
+// timer fired.
 func ctxErr(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() != nil {
-		return ctx.Err()
+	if err == nil {
+		return nil
+	}
+	if e := ctx.Err(); e != nil {
+		return e
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return context.DeadlineExceeded
+		}
 	}
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netbios-go/netbios/nbns"
+	"github.com/netbios-go/netbios/nbt"
 	"github.com/netbios-go/netbios/session"
 )
 
@@ -58,7 +59,7 @@ var Forgeries = []Forgery{
 var ForgedName = nbns.MustName("FORGED", nbns.FileServer)
 
 // SMBServer is *SMBSERVER<20>, the called name of KB Q251166.
-var SMBServer = nbns.MustName("*SMBSERVER", nbns.FileServer)
+var SMBServer = nbt.SMBServer
 
 // A Server is a NetBIOS host on loopback: a name service on UDP that
 // answers node status from Names, and a session service on TCP that
@@ -192,6 +193,17 @@ func isClosed(c chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// Dialer returns an nbt.Dialer set up for the Server, as httptest's
+// Server.Client is: its name service port is the Server's, and node status
+// waits 100 ms after each of 3 transmissions, plenty on loopback. Dial it
+// with s.Addr.String() as the address.
+func (s *Server) Dialer() *nbt.Dialer {
+	return &nbt.Dialer{
+		NameServicePort: s.NameAddr.Port(),
+		NameService:     &nbns.Client{Timeout: 100 * time.Millisecond, Attempts: 3},
 	}
 }
 

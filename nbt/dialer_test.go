@@ -1,0 +1,529 @@
+package nbt_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/net/proxy"
+
+	"github.com/netbios-go/netbios/nbns"
+	"github.com/netbios-go/netbios/nbt"
+	"github.com/netbios-go/netbios/nbt/nbttest"
+	"github.com/netbios-go/netbios/session"
+)
+
+var _ proxy.ContextDialer = (*nbt.Dialer)(nil)
+
+var (
+	nbttestName = nbns.MustName("NBTTEST", nbns.FileServer)
+	errAny      = errors.New("any error")
+)
+
+// step is an attempt reduced to what the tests compare.
+type step struct {
+	Step nbt.Step
+	Name string
+	Code session.ErrorCode // 0: positive or answered; 0xFF: another error
+}
+
+func steps(as []nbt.Attempt) []step {
+	var out []step
+	for _, a := range as {
+		s := step{Step: a.Step, Name: a.Name.String()}
+		var code session.ErrorCode
+		switch {
+		case a.Err == nil:
+		case errors.As(a.Err, &code):
+			s.Code = code
+		default:
+			s.Code = 0xFF
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+var (
+	sessSMB  = step{nbt.StepSession, "*SMBSERVER<20>", 0}
+	refSMB   = step{nbt.StepSession, "*SMBSERVER<20>", session.ErrCalledNameNotPresent}
+	status   = step{nbt.StepNodeStatus, "*<00>", 0}
+	noStatus = step{nbt.StepNodeStatus, "*<00>", 0xFF}
+	sessName = step{nbt.StepSession, "NBTTEST<20>", 0}
+)
+
+// TestPolicies runs each KB Q251166 case with each policy.
+func TestPolicies(t *testing.T) {
+	refuseSMB := nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbttest.SMBServer)
+	tests := []struct {
+		name      string
+		handler   nbttest.Handler
+		ns        nbttest.NameServiceMode
+		names     []nbns.NodeName
+		policy    nbt.Policy
+		wantSteps []step
+		wantErr   []error // each must match with errors.Is
+		wantText  []string
+	}{
+		{name: "accepts *SMBSERVER/PreSP5", policy: nbt.PreSP5, wantSteps: []step{sessSMB}},
+		{name: "accepts *SMBSERVER/default is PreSP5", wantSteps: []step{sessSMB}},
+		{name: "accepts *SMBSERVER/SP5", policy: nbt.SP5, wantSteps: []step{status, sessName}},
+		{name: "refuses *SMBSERVER/PreSP5", handler: refuseSMB, policy: nbt.PreSP5, wantSteps: []step{refSMB, status, sessName}},
+		{name: "refuses *SMBSERVER/SP5", handler: refuseSMB, policy: nbt.SP5, wantSteps: []step{status, sessName}},
+		{
+			name: "refuses *SMBSERVER with 0x80/PreSP5", policy: nbt.PreSP5,
+			handler:   nbttest.RefuseNames(session.ErrNotListeningOnCalledName, nbttest.SMBServer),
+			wantSteps: []step{{nbt.StepSession, "*SMBSERVER<20>", 0x80}, status, sessName},
+		},
+		{name: "UDP 137 dropped/PreSP5", ns: nbttest.DropQueries, policy: nbt.PreSP5, wantSteps: []step{sessSMB}},
+		{
+			name: "UDP 137 dropped/SP5", ns: nbttest.DropQueries, policy: nbt.SP5,
+			wantSteps: []step{noStatus},
+			wantErr:   []error{nbns.ErrNoResponse},
+			wantText:  []string{"no answer from UDP", "filtered by a firewall that drops"},
+		},
+		{name: "UDP 137 rejected/PreSP5", ns: nbttest.RejectQueries, policy: nbt.PreSP5, wantSteps: []step{sessSMB}},
+		{
+			name: "UDP 137 rejected/SP5", ns: nbttest.RejectQueries, policy: nbt.SP5,
+			wantSteps: []step{noStatus},
+			wantErr:   []error{nbns.ErrPortUnreachable},
+			wantText:  []string{"is closed", "ICMP port unreachable"},
+		},
+		{
+			name: "refuses *SMBSERVER and UDP 137 dropped/PreSP5", handler: refuseSMB, ns: nbttest.DropQueries, policy: nbt.PreSP5,
+			wantSteps: []step{refSMB, noStatus},
+			wantErr:   []error{session.ErrCalledNameNotPresent, nbns.ErrNoResponse},
+			wantText:  []string{"called name not present (0x82)", "no answer from UDP"},
+		},
+		{
+			name: "refuses *SMBSERVER and UDP 137 dropped/SP5", handler: refuseSMB, ns: nbttest.DropQueries, policy: nbt.SP5,
+			wantSteps: []step{noStatus},
+			wantErr:   []error{nbns.ErrNoResponse},
+		},
+		{
+			name: "no <20> name/PreSP5", handler: refuseSMB, policy: nbt.PreSP5,
+			names:     []nbns.NodeName{{Name: nbns.MustName("PRINTER", 0), Flags: nbns.FlagActive}, {Name: nbns.MustName("OFFICE", 0x20), Flags: nbns.FlagGroup | nbns.FlagActive}},
+			wantSteps: []step{refSMB, status},
+			wantText:  []string{"no unique active <20> name", "PRINTER<00> (unique), OFFICE<20> (group)"},
+		},
+	}
+	// Codes that do not mean "try another name" stop the dial.
+	for _, code := range []session.ErrorCode{0x81, 0x83, 0x8F, 0x8A} {
+		tests = append(tests, struct {
+			name      string
+			handler   nbttest.Handler
+			ns        nbttest.NameServiceMode
+			names     []nbns.NodeName
+			policy    nbt.Policy
+			wantSteps []step
+			wantErr   []error
+			wantText  []string
+		}{
+			name:      "refuses *SMBSERVER with " + code.GoString() + "/PreSP5 stops",
+			handler:   nbttest.RefuseNames(code, nbttest.SMBServer, nbttestName),
+			policy:    nbt.PreSP5,
+			wantSteps: []step{{nbt.StepSession, "*SMBSERVER<20>", code}},
+			wantErr:   []error{code},
+		}, struct {
+			name      string
+			handler   nbttest.Handler
+			ns        nbttest.NameServiceMode
+			names     []nbns.NodeName
+			policy    nbt.Policy
+			wantSteps []step
+			wantErr   []error
+			wantText  []string
+		}{
+			name:      "refuses the name with " + code.GoString() + "/SP5",
+			handler:   nbttest.RefuseNames(code, nbttestName),
+			policy:    nbt.SP5,
+			wantSteps: []step{status, {nbt.StepSession, "NBTTEST<20>", code}},
+			wantErr:   []error{code},
+		})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := nbttest.NewUnstartedServer(tt.handler)
+			s.NameService = tt.ns
+			s.Names = tt.names
+			s.Start()
+			defer s.Close()
+			d := s.Dialer()
+			d.Policy = tt.policy
+			c, err := d.DialContext(t.Context(), "tcp", s.Addr.String())
+			var got []nbt.Attempt
+			if err == nil {
+				defer c.Close()
+				nc := c.(*nbt.Conn)
+				got = nc.Attempts()
+				if tt.wantErr != nil || tt.wantText != nil {
+					t.Fatalf("dial succeeded, want an error")
+				}
+				last := tt.wantSteps[len(tt.wantSteps)-1]
+				if nc.CalledName().String() != last.Name {
+					t.Errorf("CalledName() = %v, want %s", nc.CalledName(), last.Name)
+				}
+				if (nc.NodeStatus() != nil) != containsStep(tt.wantSteps, status) {
+					t.Errorf("NodeStatus() = %v", nc.NodeStatus())
+				}
+				echo(t, nc)
+			} else {
+				if tt.wantErr == nil && tt.wantText == nil {
+					t.Fatalf("dial: %v", err)
+				}
+				oe, ok := errors.AsType[*net.OpError](err)
+				de, ok2 := errors.AsType[*nbt.DialError](err)
+				if !ok || oe.Op != "dial" || !ok2 {
+					t.Fatalf("error %v is not a dial *net.OpError wrapping a *nbt.DialError", err)
+				}
+				got = de.Attempts
+				for _, want := range tt.wantErr {
+					if !errors.Is(err, want) {
+						t.Errorf("errors.Is(err, %v) = false; err = %v", want, err)
+					}
+				}
+				for _, want := range tt.wantText {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+			}
+			if diff := cmp.Diff(tt.wantSteps, steps(got)); diff != "" {
+				t.Errorf("steps (-want +got):\n%s", diff)
+			}
+			asked := containsStep(tt.wantSteps, status) || containsStep(tt.wantSteps, noStatus) && tt.ns != nbttest.RejectQueries
+			if n := s.NodeStatusQueries(); (n > 0) != asked {
+				t.Errorf("server saw %d node status queries", n)
+			}
+		})
+	}
+}
+
+func containsStep(steps []step, s step) bool {
+	for _, x := range steps {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// echo checks that the conn carries SMB framing to the echo handler.
+func echo(t *testing.T, c net.Conn) {
+	t.Helper()
+	msg := []byte{0, 0, 0, 5, 0xFE, 'S', 'M', 'B', '!'}
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(msg))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := readFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(msg, got); diff != "" {
+		t.Errorf("echo (-want +got):\n%s", diff)
+	}
+}
+
+func readFull(c net.Conn, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := c.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func TestExplicitCalledName(t *testing.T) {
+	s := nbttest.NewServer(nbttest.AcceptOnly(nbns.MustName("EXPLICIT", nbns.FileServer)))
+	defer s.Close()
+	for _, p := range []nbt.Policy{nbt.PreSP5, nbt.SP5} {
+		d := s.Dialer()
+		d.Policy = p
+		d.CalledName = nbns.MustName("EXPLICIT", nbns.FileServer)
+		c, err := d.Dial("tcp4", s.Addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		d.CalledName = nbns.MustName("WRONG", nbns.FileServer)
+		if _, err := d.Dial("tcp4", s.Addr.String()); !errors.Is(err, session.ErrCalledNameNotPresent) {
+			t.Errorf("%v: error %v, want 0x82 and no other step", p, err)
+		}
+	}
+	if n := s.NodeStatusQueries(); n != 0 {
+		t.Errorf("%d node status queries, want none", n)
+	}
+}
+
+func TestRetarget(t *testing.T) {
+	b := nbttest.NewServer(nil)
+	defer b.Close()
+	a := nbttest.NewServer(nbttest.Retarget(b.Addr))
+	defer a.Close()
+	c, err := a.Dialer().Dial("tcp", a.Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.RemoteAddr().(*net.TCPAddr).AddrPort(); got != b.Addr {
+		t.Errorf("conn to %v, want the retarget %v", got, b.Addr)
+	}
+	var addrs []netip.AddrPort
+	for _, at := range c.(*nbt.Conn).Attempts() {
+		addrs = append(addrs, at.Addr)
+	}
+	if diff := cmp.Diff([]netip.AddrPort{a.Addr, b.Addr}, addrs, cmp.Comparer(func(x, y netip.AddrPort) bool { return x == y })); diff != "" {
+		t.Errorf("attempt addresses (-want +got):\n%s", diff)
+	}
+	echo(t, c)
+}
+
+func TestRetargetLoop(t *testing.T) {
+	// A server that retargets to itself.
+	srv := nbttest.NewUnstartedServer(nil)
+	var addr netip.AddrPort
+	srv.Handler = nbttest.HandlerFunc(func(session.Request) nbttest.Response { return nbttest.Response{Retarget: addr} })
+	srv.Start()
+	defer srv.Close()
+	addr = srv.Addr
+	_, err := srv.Dialer().Dial("tcp", srv.Addr.String())
+	var rl *session.RetargetLimitError
+	if !errors.As(err, &rl) {
+		t.Fatalf("error %v, want a *session.RetargetLimitError", err)
+	}
+	if len(rl.Chain) != session.SSNRetryCount {
+		t.Errorf("chain %v, want %d connects", rl.Chain, session.SSNRetryCount)
+	}
+	if got := len(srv.Requests()); got != session.SSNRetryCount {
+		t.Errorf("server saw %d requests, want %d", got, session.SSNRetryCount)
+	}
+}
+
+// TestHostName dials a host name through a fake DNS server: the first
+// label, cut to 15 bytes and upper-cased, is the first called name.
+func TestHostName(t *testing.T) {
+	long := nbns.MustName("AVERYLONGHOSTNA", nbns.FileServer)
+	s := nbttest.NewServer(nbttest.AcceptOnly(long))
+	defer s.Close()
+	d := s.Dialer()
+	d.Policy = nbt.SP5
+	d.Resolver = fakeDNS(t, netip.MustParseAddr("127.0.0.1"))
+	c, err := d.DialContext(t.Context(), "tcp", "averylonghostname.example.test:"+portOf(s.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.(*nbt.Conn).CalledName(); got != long {
+		t.Errorf("called %v, want %v", got, long)
+	}
+	if n := s.NodeStatusQueries(); n != 0 {
+		t.Errorf("%d node status queries, want none: the label was accepted", n)
+	}
+}
+
+func portOf(a netip.AddrPort) string { return strconv.Itoa(int(a.Port())) }
+
+// fakeDNS returns a resolver whose every query for an A record is answered
+// with ip by a DNS server in this process; no query leaves it.
+func fakeDNS(t *testing.T, ip netip.Addr) *net.Resolver {
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			c1, c2 := net.Pipe() // not a PacketConn: DNS over a stream, length-prefixed
+			go func() {
+				defer c2.Close()
+				for {
+					var l [2]byte
+					if _, err := io.ReadFull(c2, l[:]); err != nil {
+						return
+					}
+					buf := make([]byte, int(l[0])<<8|int(l[1]))
+					if _, err := io.ReadFull(c2, buf); err != nil {
+						return
+					}
+					var p dnsmessage.Parser
+					h, err := p.Start(buf)
+					if err != nil {
+						return
+					}
+					q, err := p.Question()
+					if err != nil {
+						return
+					}
+					b := dnsmessage.NewBuilder([]byte{0, 0}, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true})
+					b.StartQuestions()
+					b.Question(q)
+					b.StartAnswers()
+					if q.Type == dnsmessage.TypeA {
+						b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}, dnsmessage.AResource{A: ip.As4()})
+					}
+					msg, err := b.Finish()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					msg[0], msg[1] = byte((len(msg)-2)>>8), byte(len(msg)-2)
+					if _, err := c2.Write(msg); err != nil {
+						return
+					}
+				}
+			}()
+			return c1, nil
+		},
+	}
+}
+
+func TestCancelAndDeadline(t *testing.T) {
+	t.Run("cancel during the session request", func(t *testing.T) {
+		called := make(chan struct{})
+		var once sync.Once
+		s := nbttest.NewServer(nbttest.HandlerFunc(func(session.Request) nbttest.Response {
+			once.Do(func() { close(called) })
+			return nbttest.Response{Silent: true}
+		}))
+		defer s.Close()
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() {
+			<-called
+			cancel()
+		}()
+		_, err := s.Dialer().DialContext(ctx, "tcp", s.Addr.String())
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("error %v, want context.Canceled", err)
+		}
+	})
+	t.Run("cancel during node status", func(t *testing.T) {
+		s := nbttest.NewUnstartedServer(nil)
+		s.NameService = nbttest.DropQueries
+		s.Start()
+		defer s.Close()
+		d := s.Dialer()
+		d.Policy = nbt.SP5
+		d.NameService = &nbns.Client{Timeout: time.Hour}
+		ctx, cancel := context.WithCancel(t.Context())
+		trace := &nbt.ClientTrace{NodeStatusStart: func(nbt.NodeStatusStartInfo) { cancel() }}
+		_, err := d.DialContext(nbt.WithClientTrace(ctx, trace), "tcp", s.Addr.String())
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("error %v, want context.Canceled", err)
+		}
+	})
+	t.Run("Dialer.Timeout", func(t *testing.T) {
+		s := nbttest.NewServer(nbttest.Blackhole)
+		defer s.Close()
+		d := s.Dialer()
+		d.Timeout = 50 * time.Millisecond
+		_, err := d.Dial("tcp", s.Addr.String())
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("error %v, want context.DeadlineExceeded", err)
+		}
+		if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
+			t.Errorf("error %v is not a net.Error timeout", err)
+		}
+	})
+	t.Run("the context ends after the dial", func(t *testing.T) {
+		s := nbttest.NewServer(nil)
+		defer s.Close()
+		ctx, cancel := context.WithCancel(t.Context())
+		c, err := s.Dialer().DialContext(ctx, "tcp", s.Addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cancel()
+		echo(t, c)
+	})
+}
+
+func TestBadAddresses(t *testing.T) {
+	var d nbt.Dialer
+	for _, tt := range []struct{ network, address, want string }{
+		{"tcp6", "127.0.0.1:139", "IPv4 only"},
+		{"udp", "127.0.0.1:139", "unknown network"},
+		{"tcp", "[::1]:139", "IPv4 only"},
+		{"tcp", "::1", "IPv4 only"},
+		{"tcp", "127.0.0.1:0", "invalid port"},
+		{"tcp", "127.0.0.1:http", "invalid port"},
+		{"tcp", "127.0.0.1:", "invalid port"},
+	} {
+		_, err := d.Dial(tt.network, tt.address)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Dial(%q, %q) error = %v, want one saying %q", tt.network, tt.address, err, tt.want)
+		}
+		if oe, ok := errors.AsType[*net.OpError](err); !ok || oe.Op != "dial" {
+			t.Errorf("Dial(%q, %q) error %v is not a dial *net.OpError", tt.network, tt.address, err)
+		}
+	}
+}
+
+func TestPackageDial(t *testing.T) {
+	s := nbttest.NewServer(nil) // accepts *SMBSERVER: no name service needed
+	defer s.Close()
+	c, err := nbt.Dial("tcp", s.Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo(t, c)
+	if got := s.Requests()[0].Calling; got.Suffix() != nbns.Workstation || got.IsZero() {
+		t.Errorf("calling name %v, want this host's <00> name", got)
+	}
+}
+
+func TestClientTrace(t *testing.T) {
+	s := nbttest.NewServer(nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbttest.SMBServer))
+	defer s.Close()
+	var events []string
+	add := func(e string) { events = append(events, e) }
+	outer := &nbt.ClientTrace{ConnectStart: func(string, string) { add("outer connect") }}
+	trace := &nbt.ClientTrace{
+		NodeStatusStart: func(i nbt.NodeStatusStartInfo) { add("node status " + i.Name.String()) },
+		NodeStatusDone: func(i nbt.NodeStatusDoneInfo) {
+			name, _ := i.Response.ServerName()
+			add("node status done " + name.String())
+		},
+		ConnectStart: func(network, addr string) { add("connect " + network) },
+		ConnectDone: func(network, addr string, err error) {
+			if err == nil {
+				add("connected")
+			}
+		},
+		SessionRequest:  func(i nbt.SessionRequestInfo) { add("request " + i.Request.Called.String()) },
+		SessionResponse: func(i nbt.SessionResponseInfo) { add("response " + i.Response.String()) },
+	}
+	ctx := nbt.WithClientTrace(nbt.WithClientTrace(t.Context(), outer), trace)
+	c, err := s.Dialer().DialContext(ctx, "tcp", s.Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	want := []string{
+		"connect tcp4", "outer connect", "connected", "request *SMBSERVER<20>", "response negative: called name not present (0x82)",
+		"node status *<00>", "node status done NBTTEST<20>",
+		"connect tcp4", "outer connect", "connected", "request NBTTEST<20>", "response positive",
+	}
+	if diff := cmp.Diff(want, events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+func TestWithClientTraceNil(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("WithClientTrace(ctx, nil) did not panic")
+		}
+	}()
+	nbt.WithClientTrace(t.Context(), nil)
+}

@@ -1,0 +1,177 @@
+package nbt
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netbios-go/netbios/nbns"
+	"github.com/netbios-go/netbios/session"
+)
+
+// Step is the kind of one step of a dial.
+type Step int
+
+const (
+	// StepNodeStatus is a node status query to the host's name service,
+	// UDP 137, to learn the name its Server service registered.
+	StepNodeStatus Step = iota + 1
+
+	// StepSession is a TCP connection to the session service, TCP 139,
+	// and a session request with one called name.
+	StepSession
+)
+
+// String returns "node status" or "session".
+func (s Step) String() string {
+	switch s {
+	case StepNodeStatus:
+		return "node status"
+	case StepSession:
+		return "session"
+	}
+	return "Step(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Attempt records one step of a dial and how it ended.
+type Attempt struct {
+	Step Step
+	Addr netip.AddrPort // the address the step went to
+	Name nbns.Name      // the called name, or the name a node status asked for
+
+	// Err is how the step ended: nil for a node status answer or a
+	// positive session response; a *session.NegativeResponseError, a
+	// *session.RetargetError (which the dial followed), or the error of
+	// the connection or the query.
+	Err error
+
+	Duration time.Duration
+}
+
+// String describes the attempt in one line:
+// `session "*SMBSERVER<20>" at 198.18.0.2:139: called name not present (0x82) (2ms)`.
+func (a Attempt) String() string {
+	var b strings.Builder
+	b.WriteString(a.Step.String())
+	if a.Step == StepSession || !a.Name.IsWildcard() {
+		b.WriteString(" ")
+		b.WriteString(strconv.Quote(a.Name.String()))
+	}
+	b.WriteString(" at ")
+	b.WriteString(a.Addr.String())
+	b.WriteString(": ")
+	switch {
+	case a.Err != nil:
+		b.WriteString(a.explain())
+	case a.Step == StepSession:
+		b.WriteString("positive")
+	default:
+		b.WriteString("answered")
+	}
+	b.WriteString(" (")
+	b.WriteString(a.Duration.Round(time.Microsecond * 100).String())
+	b.WriteString(")")
+	return b.String()
+}
+
+// explain words an attempt's error for a network administrator.
+func (a Attempt) explain() string {
+	err, step := a.Err, a.Step
+	udp := "UDP " + strconv.Itoa(int(a.Addr.Port()))
+	var ne *session.NegativeResponseError
+	re, isRetarget := innermost(err).(*session.RetargetError)
+	switch {
+	case errors.As(err, &ne):
+		return ne.Code.Error()
+	case isRetarget:
+		return "retarget to " + re.Addr.String()
+	case step == StepNodeStatus && errors.Is(err, nbns.ErrNoResponse):
+		return "no answer from " + udp + " (NetBIOS name service) after " + durationIn(err) +
+			": the port is filtered by a firewall that drops, the host is down, or it runs no name service"
+	case step == StepNodeStatus && errors.Is(err, nbns.ErrPortUnreachable):
+		return udp + " (NetBIOS name service) is closed: the host answered ICMP port unreachable, " +
+			"so nothing listens there or a firewall rejects it"
+	}
+	return innermost(err).Error()
+}
+
+// durationIn pulls the "after N attempts in T" part out of a no-response
+// error, whose text the nbns package words.
+func durationIn(err error) string {
+	s := innermost(err).Error()
+	if i := strings.Index(s, "after "); i >= 0 {
+		return s[i+len("after "):]
+	}
+	return "every attempt"
+}
+
+// innermost strips *net.OpError layers, which repeat the address.
+func innermost(err error) error {
+	for {
+		oe, ok := err.(*net.OpError)
+		if !ok {
+			return err
+		}
+		err = oe.Err
+	}
+}
+
+// DialError reports a dial that failed: every step it took, and the error
+// that ended it. errors.Is and errors.As see every step's error, so that
+// errors.Is(err, session.ErrCalledNameNotPresent) and
+// errors.Is(err, nbns.ErrNoResponse) work through the *net.OpError that
+// wraps a DialError.
+type DialError struct {
+	Policy   Policy
+	Attempts []Attempt
+	Err      error // the error that ended the dial
+}
+
+var _ error = (*DialError)(nil)
+
+// Error names the step that ended the dial and lists all steps:
+// `session "*SMBSERVER<20>" at 198.18.0.2:139: called name not present
+// (0x82); node status at 198.18.0.2:137: no answer from UDP 137 ...`.
+func (e *DialError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Policy.String())
+	b.WriteString(": ")
+	if len(e.Attempts) == 0 {
+		b.WriteString(innermost(e.Err).Error())
+		return b.String()
+	}
+	for i, a := range e.Attempts {
+		if i > 0 {
+			b.WriteString("; then ")
+		}
+		b.WriteString(a.String())
+	}
+	if last := e.Attempts[len(e.Attempts)-1]; last.Err == nil || !errors.Is(e.Err, last.Err) {
+		b.WriteString("; ")
+		b.WriteString(innermost(e.Err).Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the error that ended the dial and every step's error.
+func (e *DialError) Unwrap() []error {
+	errs := []error{e.Err}
+	for _, a := range e.Attempts {
+		if a.Err != nil && a.Err != e.Err {
+			errs = append(errs, a.Err)
+		}
+	}
+	return errs
+}
+
+// Timeout reports whether the dial ended because time ran out.
+func (e *DialError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.Err, &t) && t.Timeout()
+}
+
+// Temporary reports false; it exists for net.Error.
+func (e *DialError) Temporary() bool { return false }
