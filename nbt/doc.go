@@ -1,0 +1,44 @@
+// Package nbt connects to SMB servers over NetBIOS over TCP (RFC 1001,
+// RFC 1002), for hosts that speak SMB only on TCP port 139: NT4 and Windows
+// 9x, old NAS boxes and printers, industrial PCs, Samba with port 445 off.
+//
+// Such a host needs a NetBIOS session before any SMB byte flows, requested
+// with a called name it accepts (RFC 1002 §4.3.2, §5.2.1.1). A [Dialer]
+// finds that name from nothing but an address, the way Microsoft KB
+// Q251166 describes Windows NT 4.0 doing it, with the order of steps chosen
+// by its [Policy]:
+//
+//   - [PreSP5]: ask for *SMBSERVER<20> on TCP 139; when refused, read the
+//     host's name table with a node status query on UDP 137 (RFC 1002
+//     §4.2.17, §4.2.18) and call the name its Server service registered.
+//   - [SP5]: read the name table first, then call that name.
+//
+// For a host name, its first label is tried first (KB Q161431). Negative
+// responses drive the next step as RFC 1002 §5.2.1.1 says, and retargets
+// (§4.3.5) are followed.
+//
+// The conn returned is a *[Conn] whose byte stream is the Direct-TCP SMB
+// framing of port 445 (a session message header is byte-identical to it for
+// lengths up to 0x1FFFF) with keep-alives removed, so that SMB clients
+// written for port 445 run over port 139 unchanged:
+//
+//	conn, err := nbt.Dial("tcp", "192.0.2.10") // port 139
+//	if err != nil {
+//		return err
+//	}
+//	session, err := smbDialer.DialConn(ctx, conn, "192.0.2.10:139")
+//
+// SMB 3.1.1 must not be negotiated over NetBIOS (MS-SMB2 §2.1), and
+// multi-credit large MTU is off on port 139 (MS-SMB2 §3.3.5.3.1).
+//
+// # Errors and tracing
+//
+// A failed dial returns a *net.OpError wrapping a *[DialError] that lists
+// every step with its address, name, outcome and duration, and through
+// which errors.Is finds the session error codes ([session.ErrorCode]),
+// [nbns.ErrNoResponse], [nbns.ErrPortUnreachable] and the context's
+// errors. [WithClientTrace] attaches hooks to each step, in the manner of
+// net/http/httptrace.
+//
+// Package nbttest provides a fake NetBIOS host to test against.
+package nbt
