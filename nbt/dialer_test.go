@@ -433,6 +433,19 @@ func TestCancelAndDeadline(t *testing.T) {
 			t.Errorf("error %v is not a net.Error timeout", err)
 		}
 	})
+	t.Run("deadline during a silent node status", func(t *testing.T) {
+		s := nbttest.NewUnstartedServer(nil)
+		s.NameService = nbttest.DropQueries
+		s.Start()
+		defer s.Close()
+		d := s.Dialer()
+		d.Policy, d.Timeout = nbt.SP5, 50*time.Millisecond
+		d.NameService = &nbns.Client{Timeout: time.Hour}
+		_, err := d.Dial("tcp", s.Addr.String())
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer from UDP") {
+			t.Fatalf("error %v, want a deadline that names the silent UDP port", err)
+		}
+	})
 	t.Run("the context ends after the dial", func(t *testing.T) {
 		s := nbttest.NewServer(nil)
 		defer s.Close()

@@ -1,6 +1,7 @@
 package nbt
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -91,6 +92,9 @@ func (a Attempt) explain() string {
 	case step == StepNodeStatus && errors.Is(err, nbns.ErrNoResponse):
 		return "no answer from " + udp + " (NetBIOS name service) after " + durationIn(err) +
 			": the port is filtered by a firewall that drops, the host is down, or it runs no name service"
+	case step == StepNodeStatus && errors.Is(err, context.DeadlineExceeded):
+		return "no answer from " + udp + " (NetBIOS name service) before the dial's deadline: " +
+			"the port is filtered by a firewall that drops, the host is down, or it runs no name service"
 	case step == StepNodeStatus && errors.Is(err, nbns.ErrPortUnreachable):
 		return udp + " (NetBIOS name service) is closed: the host answered ICMP port unreachable, " +
 			"so nothing listens there or a firewall rejects it"

@@ -1,0 +1,156 @@
+// Command nbtdial opens a NetBIOS session to an SMB server on TCP 139 the
+// way Windows NT did, and shows each step.
+//
+//	nbtdial [-policy presp5|sp5] [-name NAME] [-v] [-smb2] HOST[:PORT]
+//
+// It prints one line per step and a last line starting "connected" with
+// the called name the server accepted. With -v it prints every trace event
+// with its time. With -smb2 it then sends an SMB2 NEGOTIATE for dialects
+// 2.0.2 to 3.0.2 (3.1.1 is not allowed over NetBIOS, MS-SMB2 §2.1) and
+// prints the dialect the server chose. The exit status is 0 only on
+// success.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/netbios-go/netbios/nbns"
+	"github.com/netbios-go/netbios/nbt"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("nbtdial", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	policy := fs.String("policy", "presp5", "called-name `policy`: presp5 or sp5")
+	name := fs.String("name", "", "called `name` to use, with no discovery (suffix <20>, or NAME<XX>)")
+	verbose := fs.Bool("v", false, "print every trace event with its time")
+	smb2 := fs.Bool("smb2", false, "send an SMB2 NEGOTIATE after connecting and print the dialect")
+	timeout := fs.Duration("timeout", 10*time.Second, "bound on the whole dial")
+	nsPort := fs.Uint("ns-port", nbns.Port, "UDP `port` of the name service")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: nbtdial [flags] HOST[:PORT]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 || *nsPort == 0 || *nsPort > 65535 {
+		fs.Usage()
+		return 2
+	}
+	d := &nbt.Dialer{Timeout: *timeout, NameServicePort: uint16(*nsPort)}
+	switch strings.ToLower(*policy) {
+	case "presp5":
+		d.Policy = nbt.PreSP5
+	case "sp5":
+		d.Policy = nbt.SP5
+	default:
+		fmt.Fprintf(stderr, "nbtdial: unknown policy %q: want presp5 or sp5\n", *policy)
+		return 2
+	}
+	if *name != "" {
+		n, err := parseName(*name)
+		if err != nil {
+			fmt.Fprintf(stderr, "nbtdial: -name %q: %v\n", *name, err)
+			return 2
+		}
+		d.CalledName = n
+	}
+	if *verbose {
+		ctx = nbt.WithClientTrace(ctx, trace(stdout, time.Now()))
+	}
+
+	start := time.Now()
+	conn, err := d.DialContext(ctx, "tcp", fs.Arg(0))
+	elapsed := time.Since(start)
+	var de *nbt.DialError
+	switch {
+	case err == nil:
+		printSteps(stdout, conn.(*nbt.Conn).Attempts())
+	case errors.As(err, &de):
+		printSteps(stdout, de.Attempts)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "nbtdial:", err)
+		return 1
+	}
+	defer conn.Close()
+	c := conn.(*nbt.Conn)
+	fmt.Fprintf(stdout, "connected %s to %v as %v (%v, %s)\n", fs.Arg(0), c.RemoteAddr(), c.CalledName(), d.Policy, elapsed.Round(100*time.Microsecond))
+	if *smb2 {
+		c.SetDeadline(time.Now().Add(*timeout))
+		dialect, err := negotiate(c)
+		if err != nil {
+			fmt.Fprintln(stderr, "nbtdial: SMB2 NEGOTIATE:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "SMB2 dialect %s\n", dialect)
+	}
+	return 0
+}
+
+// parseName reads -name: NAME<XX> as nbns.ParseName reads it after
+// upper-casing, or a bare name, which gets suffix <20>.
+func parseName(s string) (nbns.Name, error) {
+	if strings.HasSuffix(s, ">") {
+		return nbns.ParseName(strings.ToUpper(s))
+	}
+	return nbns.NewName(s, nbns.FileServer)
+}
+
+func printSteps(w io.Writer, attempts []nbt.Attempt) {
+	for i, a := range attempts {
+		fmt.Fprintf(w, "step %d: %v\n", i+1, a)
+	}
+}
+
+// trace prints each event with the time since start.
+func trace(w io.Writer, start time.Time) *nbt.ClientTrace {
+	at := func(format string, args ...any) {
+		fmt.Fprintf(w, "%9s  "+format+"\n", append([]any{time.Since(start).Round(10 * time.Microsecond)}, args...)...)
+	}
+	return &nbt.ClientTrace{
+		NodeStatusStart: func(i nbt.NodeStatusStartInfo) { at("node status query for %v to %v", i.Name, i.Addr) },
+		NodeStatusDone: func(i nbt.NodeStatusDoneInfo) {
+			if i.Err != nil {
+				at("node status failed: %v", i.Err)
+				return
+			}
+			server, err := i.Response.ServerName()
+			if err != nil {
+				at("node status: %d names, %v", len(i.Response.Names), err)
+				return
+			}
+			at("node status: %d names, server %v", len(i.Response.Names), server)
+		},
+		ConnectStart: func(network, addr string) { at("connect %s %s", network, addr) },
+		ConnectDone: func(network, addr string, err error) {
+			if err != nil {
+				at("connect failed: %v", err)
+				return
+			}
+			at("connected %s", addr)
+		},
+		SessionRequest: func(i nbt.SessionRequestInfo) {
+			at("session request called %v calling %v", i.Request.Called, i.Request.Calling)
+		},
+		SessionResponse: func(i nbt.SessionResponseInfo) {
+			if i.Err != nil {
+				at("session response: %v", i.Err)
+				return
+			}
+			at("session response: %s", i.Response.String())
+		},
+	}
+}

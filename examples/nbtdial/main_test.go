@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/netbios-go/netbios/nbt/nbttest"
+	"github.com/netbios-go/netbios/session"
+)
+
+// smb2Server answers an SMB2 NEGOTIATE with dialect 3.0.2, after checking
+// that 3.1.1 was not offered.
+func smb2Server(t *testing.T) nbttest.Handler {
+	return nbttest.HandlerFunc(func(session.Request) nbttest.Response {
+		return nbttest.Response{Serve: func(c *session.Conn) {
+			req, err := c.ReadMessage(nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if string(req[:4]) != "\xfeSMB" || binary.LittleEndian.Uint16(req[12:]) != 0 {
+				t.Errorf("not a NEGOTIATE: % x", req[:16])
+			}
+			n := int(binary.LittleEndian.Uint16(req[64+2:]))
+			var offered []uint16
+			for i := range n {
+				offered = append(offered, binary.LittleEndian.Uint16(req[64+36+2*i:]))
+			}
+			if !slices.Equal(offered, dialects) || slices.Contains(offered, 0x0311) {
+				t.Errorf("offered dialects %04x", offered)
+			}
+			resp := make([]byte, 64+65)
+			copy(resp, "\xfeSMB")
+			binary.LittleEndian.PutUint16(resp[4:], 64)
+			binary.LittleEndian.PutUint16(resp[64:], 65)
+			binary.LittleEndian.PutUint16(resp[64+4:], 0x0302)
+			c.WriteMessage(resp)
+		}}
+	})
+}
+
+func TestNbtdial(t *testing.T) {
+	refuse := nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbttest.SMBServer)
+	tests := []struct {
+		name       string
+		handler    nbttest.Handler
+		ns         nbttest.NameServiceMode
+		args       []string
+		wantStatus int
+		wantOut    []string // regular expressions, in order
+		wantErr    string
+	}{
+		{
+			name: "presp5 accepted", args: []string{"-policy", "presp5"},
+			wantOut: []string{`^step 1: session "\*SMBSERVER<20>" at 127\.0\.0\.1:\d+: positive`, `^connected .* as \*SMBSERVER<20> \(PreSP5, `},
+		},
+		{
+			name: "presp5 refused", handler: refuse,
+			wantOut: []string{`^step 1: .*called name not present \(0x82\)`, `^step 2: node status at .*: answered`, `^step 3: session "NBTTEST<20>".*positive`, `^connected .* as NBTTEST<20>`},
+		},
+		{
+			name: "sp5 verbose", args: []string{"-policy", "SP5", "-v"},
+			wantOut: []string{`node status query for \*<00>`, `node status: 5 names, server NBTTEST<20>`, `connect tcp4 `, `session request called NBTTEST<20> calling`, `session response: positive`, `^connected .* as NBTTEST<20> \(SP5, `},
+		},
+		{
+			name: "explicit name", args: []string{"-name", "nbttest"},
+			wantOut: []string{`^step 1: session "NBTTEST<20>"`, `^connected .* as NBTTEST<20>`},
+		},
+		{
+			name: "smb2", handler: smb2Server(t), args: []string{"-smb2"},
+			wantOut: []string{`^connected `, `^SMB2 dialect 3\.0\.2$`},
+		},
+		{
+			name: "sp5, UDP 137 dropped", ns: nbttest.DropQueries, args: []string{"-policy", "sp5"}, wantStatus: 1,
+			wantOut: []string{`^step 1: node status at .*: no answer from UDP`},
+			wantErr: "nbtdial: dial nbt 127.0.0.1:",
+		},
+		{name: "bad policy", args: []string{"-policy", "sp6"}, wantStatus: 2, wantErr: `nbtdial: unknown policy "sp6"`},
+		{name: "bad name", args: []string{"-name", "ABCDEFGHIJKLMNOPQ"}, wantStatus: 2, wantErr: "nbtdial: -name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := nbttest.NewUnstartedServer(tt.handler)
+			s.NameService = tt.ns
+			s.Start()
+			defer s.Close()
+			args := append([]string{"-ns-port", strconv.Itoa(int(s.NameAddr.Port())), "-timeout", "5s"}, tt.args...)
+			var stdout, stderr bytes.Buffer
+			status := run(t.Context(), append(args, s.Addr.String()), &stdout, &stderr)
+			if status != tt.wantStatus {
+				t.Errorf("status %d, want %d; stderr: %s", status, tt.wantStatus, stderr.String())
+			}
+			lines := strings.Split(stdout.String(), "\n")
+			i := 0
+			for _, re := range tt.wantOut {
+				rx := regexp.MustCompile(re)
+				for i < len(lines) && !rx.MatchString(strings.TrimSpace(lines[i])) && !rx.MatchString(lines[i]) {
+					i++
+				}
+				if i == len(lines) {
+					t.Errorf("no line matching %q (in order) in:\n%s", re, stdout.String())
+					break
+				}
+			}
+			if !strings.HasPrefix(stderr.String(), tt.wantErr) || (tt.wantErr == "") != (stderr.Len() == 0) {
+				t.Errorf("stderr %q, want it to start with %q", stderr.String(), tt.wantErr)
+			}
+		})
+	}
+}
