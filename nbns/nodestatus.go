@@ -351,9 +351,10 @@ func (r *NodeStatusResponse) MarshalBinary() ([]byte, error) {
 // record; any questions are skipped; RR_NAME may use compression pointers;
 // RR_TYPE must be NBSTAT and RR_CLASS IN. NUM_NAMES entries must fit in
 // RDLENGTH and RDLENGTH in the datagram: a count that lies is an error, with
-// one exception. When the TC flag says the responder truncated the reply,
-// RDATA is what arrived and only the whole entries are kept (RFC 1001
-// §15.6 returns such partial status to the user). A statistics block
+// one exception. When the TC flag says the responder truncated the reply
+// and RDLENGTH runs past the datagram, RDATA is what arrived: the whole
+// entries in it are kept, and the statistics are missing if the name table
+// was cut (RFC 1001 §15.6 returns such partial status to the user). A statistics block
 // shorter than 46 bytes is accepted: see MissingStatistics. Bytes after
 // RDATA are ignored.
 func (r *NodeStatusResponse) UnmarshalBinary(msg []byte) error {
@@ -395,22 +396,26 @@ func (r *NodeStatusResponse) UnmarshalBinary(msg []byte) error {
 	ttl := binary.BigEndian.Uint32(msg[off+4:])
 	rdlen := int(binary.BigEndian.Uint16(msg[off+8:]))
 	off += 10
+	cut := false // the responder truncated the datagram, and said so
 	if rdlen > len(msg)-off {
 		if !h.Truncated {
 			return parseErr("RDATA", off, errShort)
 		}
-		rdlen = len(msg) - off
+		rdlen, cut = len(msg)-off, true
 	}
 	rdata := msg[off : off+rdlen]
 	if len(rdata) < 1 {
 		return parseErr("NUM_NAMES", off, errShort)
 	}
 	n := int(rdata[0])
-	if 1+NodeNameLen*n > len(rdata) {
-		if !h.Truncated {
+	statsOff := 1 + NodeNameLen*n
+	if statsOff > len(rdata) {
+		if !cut {
 			return parseErr("NUM_NAMES", off, errNumNames)
 		}
+		// Keep the whole entries that arrived; the statistics did not.
 		n = (len(rdata) - 1) / NodeNameLen
+		statsOff = len(rdata)
 	}
 	names := r.Names[:0]
 	if cap(names) < n {
@@ -424,7 +429,7 @@ func (r *NodeStatusResponse) UnmarshalBinary(msg []byte) error {
 		names = append(names, nn)
 	}
 	var stats [StatisticsLen]byte
-	present := copy(stats[:], rdata[1+NodeNameLen*n:])
+	present := copy(stats[:], rdata[statsOff:])
 	*r = NodeStatusResponse{
 		Header:            h,
 		Name:              name,

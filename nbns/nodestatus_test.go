@@ -312,6 +312,7 @@ func TestNodeStatusResponseTraps(t *testing.T) {
 		{"no RDATA", [][]byte{ok[:afterName+8], u16(0)}, io.ErrUnexpectedEOF},
 		{"RDLENGTH past the datagram (nmap)", [][]byte{ok[:afterName+8], u16(0xFFFF), ok[afterName+10:]}, io.ErrUnexpectedEOF},
 		{"NUM_NAMES 255 with 3 entries", [][]byte{ok[:afterName+10], {255}, ok[afterName+11:]}, errNumNames},
+		{"NUM_NAMES 255 with TC set, nothing cut", [][]byte{header(0x1234, 0x8600, 0, 1, 0, 0), ok[12 : afterName+10], {255}, ok[afterName+11:]}, errNumNames},
 		{"RDLENGTH shorter than NUM_NAMES needs", [][]byte{ok[:afterName+8], u16(1 + 2*18), ok[afterName+10:]}, errNumNames},
 		{"question cut", [][]byte{header(1, 0x8400, 1, 1, 0, 0), encoded(Wildcard()), {0}}, io.ErrUnexpectedEOF},
 		{"65535 questions", [][]byte{header(1, 0x8400, 0xFFFF, 1, 0, 0), ok[12:]}, errFirstLabel},
@@ -406,7 +407,7 @@ func TestNodeStatusResponseLenient(t *testing.T) {
 		{
 			name:      "TC set, datagram cut inside the second entry",
 			bs:        [][]byte{header(0x1234, 0x8600, 0, 1, 0, 0), join(ok[1:10]...)[:34+10+1+18+5]},
-			wantNames: 1, wantMissing: 41, wantTrunc: true, wantName: Wildcard(),
+			wantNames: 1, wantMissing: 46, wantTrunc: true, wantName: Wildcard(),
 		},
 		{
 			name:      "trailing additional record ignored",

@@ -149,6 +149,11 @@ func parseHeader(b []byte, lenient bool) (Header, error) {
 		return Header{}, parseErr("HEADER", 0, errShort)
 	}
 	h := Header{Type: PacketType(b[0])}
+	if err := checkLength(h.Type, 0, 0); err != nil {
+		if _, ok := err.(*typeError); ok {
+			return Header{}, parseErr("TYPE", 0, err)
+		}
+	}
 	max := MaxLength
 	if lenient && h.Type == TypeMessage {
 		max = MaxLenientLength
