@@ -24,10 +24,7 @@ import (
 
 var _ proxy.ContextDialer = (*nbt.Dialer)(nil)
 
-var (
-	nbttestName = nbns.MustName("NBTTEST", nbns.FileServer)
-	errAny      = errors.New("any error")
-)
+var nbttestName = nbns.MustName("NBTTEST", nbns.FileServer)
 
 // step is an attempt reduced to what the tests compare.
 type step struct {

@@ -466,16 +466,18 @@ func (c *Conn) sendKeepAlive() {
 		c.timer.Reset(wait)
 		return
 	}
+	var err error
 	if c.wmu.TryLock() {
 		if c.werr == nil && c.wf.atBoundary() {
 			ka := [HeaderLen]byte{byte(TypeKeepAlive)}
-			n, err := c.nc.Write(ka[:])
+			var n int
+			n, err = c.nc.Write(ka[:])
 			c.breakFraming(err != nil && n > 0, err)
 			c.touch()
 		}
 		c.wmu.Unlock()
 	}
-	if !c.closed.Load() {
+	if err == nil && !c.closed.Load() { // a conn that cannot be written to needs no keep-alive
 		c.timer.Reset(c.keepAlive)
 	}
 }

@@ -22,10 +22,10 @@ func negotiateRequest() []byte {
 	binary.LittleEndian.PutUint16(h[4:], headerLen) // StructureSize
 	binary.LittleEndian.PutUint16(h[14:], 1)        // CreditRequest; Command 0 is NEGOTIATE
 	body := h[headerLen:]
-	binary.LittleEndian.PutUint16(body[0:], bodyLen)                // StructureSize
+	binary.LittleEndian.PutUint16(body[0:], bodyLen)               // StructureSize
 	binary.LittleEndian.PutUint16(body[2:], uint16(len(dialects))) // DialectCount
-	binary.LittleEndian.PutUint16(body[4:], 1)                      // SecurityMode: signing enabled
-	copy(body[12:28], "netbios-go demo!")                           // ClientGuid
+	binary.LittleEndian.PutUint16(body[4:], 1)                     // SecurityMode: signing enabled
+	copy(body[12:28], "netbios-go demo!")                          // ClientGuid
 	for i, d := range dialects {
 		binary.LittleEndian.PutUint16(body[bodyLen+2*i:], d)
 	}

@@ -414,6 +414,7 @@ func (s *Server) serveSession(c net.Conn) {
 		return
 	}
 	conn := session.NewConn(c, req, s.Config)
+	defer conn.Close() // stops its keep-alive timer too
 	if resp.Serve != nil {
 		resp.Serve(conn)
 		return
