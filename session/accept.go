@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 )
 
 // Accept answers the session request a caller sends on nc, as the called
@@ -62,11 +63,16 @@ func answer(nc net.Conn, decide func(Request) error) (Request, Response, error) 
 	var code ErrorCode
 	var re *RetargetError
 	switch {
+	case errors.As(err, &re) && re.Addr.Addr().Unmap().Is4():
+		a := netip.AddrPortFrom(re.Addr.Addr().Unmap(), re.Addr.Port())
+		return req, Response{Type: TypeRetargetResponse, Retarget: a}, &RetargetError{Called: req.Called, Addr: a}
 	case errors.As(err, &re):
-		return req, Response{Type: TypeRetargetResponse, Retarget: re.Addr}, re
-	case errors.As(err, &code):
+		err = errRetargetAddr // a retarget can name IPv4 only: refuse instead
+		fallthrough
 	default:
-		code = ErrUnspecified
+		if !errors.As(err, &code) {
+			code = ErrUnspecified
+		}
 	}
 	return req, Response{Type: TypeNegativeResponse, Code: code}, &NegativeResponseError{Called: req.Called, Code: code}
 }

@@ -3,8 +3,8 @@ package session
 import (
 	"errors"
 	"io"
+	"math"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,16 +65,18 @@ type Conn struct {
 	rrem int   // payload bytes left in the current message
 	rerr error // a framing error; the stream cannot be read past it
 
-	wmu  sync.Mutex
-	wf   framer // the framing of the bytes written so far; wf.hdr is unsent
-	werr error  // a write that left the framing unknown
-	bufs net.Buffers
-	whdr [HeaderLen]byte
+	wmu    sync.Mutex
+	wf     framer // the framing of the bytes written so far; wf.hdr is unsent
+	werr   error  // a write that left the framing unknown
+	bufs   net.Buffers
+	bufArr [2][]byte       // backs bufs, which WriteTo consumes
+	whdr   [HeaderLen]byte // the header WriteMessage and Payload write
+	wheld  [HeaderLen]byte // a copy of held header bytes, sent with the rest
 
 	keepAlive time.Duration
 	lastIO    atomic.Int64 // nanoseconds since start, at the last read or write
 	start     time.Time
-	timer     *time.Timer
+	timer     atomic.Pointer[time.Timer]
 	closed    atomic.Bool
 }
 
@@ -94,7 +96,10 @@ func NewConn(nc net.Conn, req Request, cfg *Config) *Conn {
 		c.keepAlive = cfg.KeepAlive
 	}
 	if c.keepAlive > 0 {
-		c.timer = time.AfterFunc(c.keepAlive, c.sendKeepAlive)
+		// Publish the timer before it can fire: sendKeepAlive uses it.
+		t := time.AfterFunc(time.Duration(math.MaxInt64), c.sendKeepAlive)
+		c.timer.Store(t)
+		t.Reset(c.keepAlive)
 	}
 	return c
 }
@@ -124,8 +129,8 @@ func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadlin
 
 // Close closes the connection, which unblocks any Read or Write.
 func (c *Conn) Close() error {
-	if !c.closed.Swap(true) && c.timer != nil {
-		c.timer.Stop()
+	if t := c.timer.Load(); !c.closed.Swap(true) && t != nil {
+		t.Stop()
 	}
 	return c.nc.Close()
 }
@@ -247,8 +252,9 @@ func (c *Conn) readPayloadView(p []byte) (int, error) {
 
 // ReadMessage reads the payload of the next session message, skipping
 // keep-alives, and appends it to buf. The buffer grows only as bytes
-// arrive, never ahead of them by more than 64 KiB, so a length field that
-// lies costs no memory.
+// arrive, by 64 KiB or a quarter of what has arrived, so a length field
+// that lies costs memory in proportion to the bytes received, not to the
+// length it claims.
 //
 // When it fails part-way, for example at a read deadline, it returns the
 // bytes of the message read so far appended to buf; the next ReadMessage
@@ -267,7 +273,14 @@ func (c *Conn) ReadMessage(buf []byte) ([]byte, error) {
 	c.rhO = HeaderLen
 	for c.rrem > 0 {
 		chunk := min(c.rrem, 64<<10)
-		buf = slices.Grow(buf, chunk)
+		if cap(buf)-len(buf) < chunk {
+			// Grow by a quarter of what has arrived, for amortized
+			// linear copying, or by one chunk: never in proportion to
+			// the length the header claims.
+			nb := make([]byte, len(buf), len(buf)+max(chunk, min(len(buf)/4, c.rrem)))
+			copy(nb, buf)
+			buf = nb
+		}
 		n, err := c.readPayload(buf[len(buf) : len(buf)+chunk])
 		buf = buf[:len(buf)+n]
 		if err != nil {
@@ -346,7 +359,8 @@ func (c *Conn) Write(p []byte) (int, error) {
 	var err error
 	switch {
 	case held > 0 && safe > 0: // the held header turned out well: send it too
-		c.bufs = append(c.bufs[:0], entry.hdr[:held], p[:safe])
+		c.wheld = entry.hdr
+		c.bufs = append(c.bufArr[:0], c.wheld[:held], p[:safe])
 		var total int64
 		total, err = c.bufs.WriteTo(c.nc)
 		m = max(int(total)-held, 0)
@@ -392,14 +406,22 @@ func (e *brokenError) Unwrap() error { return e.err }
 
 // WriteMessage sends p as one session message. p may be at most
 // [MaxLength] bytes. The header and payload go out in one write where the
-// connection supports it.
+// connection supports it. A WriteMessage that fails part-way, at a write
+// deadline for example, leaves a message cut short on the wire: the conn
+// cannot be written to afterwards.
 func (c *Conn) WriteMessage(p []byte) error {
 	if len(p) > MaxLength {
 		return errLengthRange
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.werr == nil && !c.wf.atBoundary() {
+		return errMidMessage
+	}
 	n, err := c.writeFramed(p)
+	if err != nil && c.werr == nil && c.wf.rem > 0 {
+		c.werr = &brokenError{err}
+	}
 	if err == nil && n < len(p) {
 		err = io.ErrShortWrite
 	}
@@ -439,7 +461,7 @@ func (c *Conn) writeFramed(p []byte) (int, error) {
 		return n, err
 	}
 	c.whdr = [HeaderLen]byte{byte(TypeMessage), byte(len(p) >> 16), byte(len(p) >> 8), byte(len(p))}
-	c.bufs = append(c.bufs[:0], c.whdr[:], p)
+	c.bufs = append(c.bufArr[:0], c.whdr[:], p)
 	total, err := c.bufs.WriteTo(c.nc)
 	c.touch()
 	n := int(total) - HeaderLen
@@ -453,7 +475,10 @@ func (c *Conn) writeFramed(p []byte) (int, error) {
 	return n, err
 }
 
-var errMidHeader = errors.New("session: write in the middle of a message header")
+var (
+	errMidHeader  = errors.New("session: write in the middle of a message header")
+	errMidMessage = errors.New("session: WriteMessage in the middle of a message written by Write or Payload")
+)
 
 // sendKeepAlive runs from c.timer: it sends a keep-alive when the conn has
 // been idle for c.keepAlive, between messages, and re-arms the timer.
@@ -463,7 +488,7 @@ func (c *Conn) sendKeepAlive() {
 	}
 	idle := time.Since(c.start) - time.Duration(c.lastIO.Load())
 	if wait := c.keepAlive - idle; wait > 0 {
-		c.timer.Reset(wait)
+		c.timer.Load().Reset(wait)
 		return
 	}
 	var err error
@@ -478,7 +503,7 @@ func (c *Conn) sendKeepAlive() {
 		c.wmu.Unlock()
 	}
 	if err == nil && !c.closed.Load() { // a conn that cannot be written to needs no keep-alive
-		c.timer.Reset(c.keepAlive)
+		c.timer.Load().Reset(c.keepAlive)
 	}
 }
 

@@ -90,6 +90,15 @@ func (t PacketType) GoString() string {
 	return "session.PacketType(" + hex8(uint8(t)) + ")"
 }
 
+// defined reports whether RFC 1002 §4.3.1 defines t.
+func (t PacketType) defined() bool {
+	switch t {
+	case TypeMessage, TypeRequest, TypePositiveResponse, TypeNegativeResponse, TypeRetargetResponse, TypeKeepAlive:
+		return true
+	}
+	return false
+}
+
 // Header is the 4-byte header of every session service packet (RFC 1002
 // §4.3.1): TYPE, then FLAGS, whose E bit is folded into Length as its 17th
 // bit, then the 16-bit LENGTH of the bytes that follow the header.
@@ -149,10 +158,8 @@ func parseHeader(b []byte, lenient bool) (Header, error) {
 		return Header{}, parseErr("HEADER", 0, errShort)
 	}
 	h := Header{Type: PacketType(b[0])}
-	if err := checkLength(h.Type, 0, 0); err != nil {
-		if _, ok := err.(*typeError); ok {
-			return Header{}, parseErr("TYPE", 0, err)
-		}
+	if !h.Type.defined() {
+		return Header{}, parseErr("TYPE", 0, &typeError{h.Type})
 	}
 	max := MaxLength
 	if lenient && h.Type == TypeMessage {
