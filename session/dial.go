@@ -93,6 +93,12 @@ func (d *Dialer) netDialer() ContextDialer {
 // its [ErrorCode]), a *[RetargetLimitError] when the retargets did not end,
 // the context's error, or the I/O error of the step that failed.
 func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort, req Request) (*Conn, error) {
+	return d.dial(ctx, nil, addr, req)
+}
+
+// dial runs the call loop of RFC 1002 §5.2.1.1 from addr; nc, when not
+// nil, is the first connection, already open to addr.
+func (d *Dialer) dial(ctx context.Context, nc net.Conn, addr netip.AddrPort, req Request) (*Conn, error) {
 	orig, cur := addr, addr
 	var chain []netip.AddrPort
 	opErr := func(err error) error {
@@ -106,15 +112,18 @@ func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort, req Request) (*C
 			return nil, opErr(&RetargetLimitError{Chain: chain})
 		}
 		chain = append(chain, cur)
-		nc, err := d.connect(ctx, cur)
-		if err != nil {
-			if cur != orig && ctx.Err() == nil {
-				cur = orig // the retarget target failed: back to the start
-				continue
+		if nc == nil {
+			var err error
+			if nc, err = d.connect(ctx, cur); err != nil {
+				if cur != orig && ctx.Err() == nil {
+					cur = orig // the retarget target failed: back to the start
+					continue
+				}
+				return nil, opErr(err)
 			}
-			return nil, opErr(err)
 		}
 		c, err := d.handshake(ctx, nc, cur, req)
+		nc = nil
 		var re *RetargetError
 		if !errors.As(err, &re) || d.maxConnects() == 1 {
 			if err != nil {
@@ -145,20 +154,28 @@ func (d *Dialer) connect(ctx context.Context, addr netip.AddrPort) (net.Conn, er
 
 // DialConn requests a session with req on nc, an established connection
 // to a session service, and reads the answer. It returns a *Conn after a
-// positive response; otherwise it closes nc and returns a
-// *[NegativeResponseError], a *[RetargetError] (which it does not follow),
-// or the error that stopped the handshake. Keep-alives before the answer
-// are skipped, up to a bound, and each reply is read with the exact length
-// its type has, so no more than 10 bytes are ever buffered.
+// positive response; otherwise it closes nc and returns the error, as Dial
+// does. When nc is a TCP connection to an IPv4 address, DialConn follows
+// retargets as Dial does, nc being the first connect; on any other
+// connection a retarget is returned as a *[RetargetError]. Keep-alives
+// before the answer are skipped, up to a bound, and each reply is read with
+// the exact length its type has, so no more than 10 bytes are ever
+// buffered.
 //
 // The context bounds the handshake; after DialConn returns, it no longer
 // affects the conn.
 func (d *Dialer) DialConn(ctx context.Context, nc net.Conn, req Request) (*Conn, error) {
-	var addr netip.AddrPort
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		addr = ta.AddrPort()
+		if addr := ta.AddrPort(); addr.Addr().Unmap().Is4() {
+			return d.dial(ctx, nc, netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()), req)
+		}
 	}
-	return d.handshake(ctx, nc, addr, req)
+	ra := nc.RemoteAddr()
+	c, err := d.handshake(ctx, nc, netip.AddrPort{}, req)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: ra.Network(), Addr: ra, Err: err}
+	}
+	return c, nil
 }
 
 func (d *Dialer) handshake(ctx context.Context, nc net.Conn, addr netip.AddrPort, req Request) (c *Conn, err error) {
