@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/netbios-go/netbios/nbns"
@@ -25,6 +26,18 @@ var SMBServer = nbns.MustName("*SMBSERVER", nbns.FileServer)
 type Policy int
 
 const (
+	// Race, the default, spends the fewest round trips: two, one TCP
+	// handshake and one session exchange, whenever the host accepts some
+	// name. At once it sends a node status query to UDP 137 and opens two
+	// TCP connections to port 139. The first connection up asks for the
+	// server's name if node status has told it by then, and otherwise for
+	// *SMBSERVER<20> (after the host name's first label, for a host name);
+	// the second waits for the server's name, in case *SMBSERVER is
+	// refused. The first positive session wins; every other step is
+	// cancelled and its connection closed. A name the cache holds for the
+	// address is asked for first, with no node status and one connection.
+	Race Policy = iota
+
 	// PreSP5 is what Windows NT 4.0 did before Service Pack 5:
 	//  1. TCP 139, session request with called name *SMBSERVER<20>;
 	//  2. if the server refuses it with a code that means "try another
@@ -33,35 +46,30 @@ const (
 	//     active <20> name in the table;
 	//  3. a new TCP 139 connection with a session request for that name.
 	// It needs UDP 137 only when *SMBSERVER is refused, so it reaches
-	// hosts whose UDP 137 is filtered. It is the default.
-	PreSP5 Policy = iota + 1
+	// hosts whose UDP 137 is filtered. Two round trips when *SMBSERVER is
+	// accepted, five when it is refused.
+	PreSP5
 
 	// SP5 is what Windows NT 4.0 did from Service Pack 5 on:
 	//  1. node status over UDP 137 for *<00>, and take the first unique,
 	//     active <20> name in the table;
 	//  2. TCP 139, session request with that name.
 	// It never sends *SMBSERVER, and it fails where UDP 137 is filtered,
-	// though PreSP5 would succeed there.
+	// though PreSP5 would succeed there. Three round trips.
 	SP5
 )
 
-// String returns "PreSP5" or "SP5"; the zero Policy is the default,
-// "PreSP5".
+// String returns "Race", "PreSP5" or "SP5".
 func (p Policy) String() string {
-	switch p.orDefault() {
+	switch p {
+	case Race:
+		return "Race"
 	case PreSP5:
 		return "PreSP5"
 	case SP5:
 		return "SP5"
 	}
 	return "Policy(" + strconv.Itoa(int(p)) + ")"
-}
-
-func (p Policy) orDefault() Policy {
-	if p == 0 {
-		return PreSP5
-	}
-	return p
 }
 
 // Port is the default session service port, TCP 139.
@@ -73,7 +81,7 @@ const Port = session.Port
 // to use. It is safe to call a Dialer's methods concurrently; dialing never
 // changes the Dialer.
 type Dialer struct {
-	// Policy orders the called names tried. Zero means PreSP5.
+	// Policy orders the called names tried. Zero is Race.
 	Policy Policy
 
 	// CalledName, when not zero, is the only called name tried: no
@@ -113,6 +121,39 @@ type Dialer struct {
 	// Config configures the session conns returned. Nil means the
 	// defaults: no session keep-alives, 24-bit message lengths read.
 	Config *session.Config
+
+	// NameCacheTTL is how long the Dialer remembers the called name each
+	// address accepted, so that the next dial to it asks for that name
+	// first, with no node status. A name the host then refuses is
+	// forgotten. Zero means DefaultNameCacheTTL; negative turns the cache
+	// off. The cache belongs to the Dialer and is shared by its dials, so
+	// a Dialer should not be copied once it has dialed.
+	NameCacheTTL time.Duration
+
+	// Direct also opens a Direct TCP connection to DirectPort at the
+	// start of each dial, as Windows 2000 and later (KB 204279) and
+	// Samba's "client smb transports" do, and returns it if it connects
+	// before a NetBIOS session is up; Conn.Transport tells which won. Off
+	// by default, for hosts that speak SMB on 139 only.
+	Direct bool
+
+	// DirectPort is the Direct TCP port. Zero means 445.
+	DirectPort uint16
+
+	cache atomic.Pointer[nameCache]
+}
+
+// nameCache returns the Dialer's cache, creating it on first use, or nil
+// when the cache is off.
+func (d *Dialer) nameCache() *nameCache {
+	if d.NameCacheTTL < 0 {
+		return nil
+	}
+	if c := d.cache.Load(); c != nil {
+		return c
+	}
+	d.cache.CompareAndSwap(nil, new(nameCache))
+	return d.cache.Load()
 }
 
 // Dial connects to address on the named network with a zero Dialer.
@@ -148,7 +189,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if ctx == nil {
 		panic("nbt: nil context")
 	}
-	policy := d.Policy.orDefault()
+	policy := d.Policy
 	opErr := func(addr net.Addr, err error) error {
 		if _, ok := err.(*DialError); !ok {
 			err = &DialError{Policy: policy, Err: err}
@@ -176,12 +217,73 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		return nil, opErr(nil, err)
 	}
 	addr := netip.AddrPortFrom(ip, port)
-	s := &dial{d: d, policy: policy, addr: addr, trace: ContextClientTrace(ctx), calling: d.calling()}
-	c, err := s.run(ctx, label)
+	s := &dial{
+		d: d, policy: policy, addr: addr, trace: ContextClientTrace(ctx), calling: d.calling(),
+		cache: d.nameCache(), ttl: d.NameCacheTTL,
+	}
+	if s.ttl == 0 {
+		s.ttl = DefaultNameCacheTTL
+	}
+	c, err := s.result(s.run(ctx, label))
 	if err != nil {
 		return nil, opErr(net.TCPAddrFromAddrPort(addr), err)
 	}
 	return c, nil
+}
+
+// run dials by the policy, racing Direct TCP when asked to.
+func (s *dial) run(ctx context.Context, label nbns.Name) (*Conn, error) {
+	if !s.d.Direct {
+		return s.netbios(ctx, label)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	port := s.d.DirectPort
+	if port == 0 {
+		port = 445
+	}
+	type result struct {
+		c   *Conn
+		err error
+	}
+	direct, nbt := make(chan result, 1), make(chan result, 1)
+	go func() { c, err := s.direct(ctx, port); direct <- result{c, err} }()
+	go func() { c, err := s.netbios(ctx, label); nbt <- result{c, err} }()
+	var first result
+	select {
+	case first = <-direct:
+		if first.err != nil {
+			first = <-nbt // 445 is closed: NetBIOS decides
+			return first.c, first.err
+		}
+		cancel()
+		if r := <-nbt; r.c != nil {
+			r.c.Close()
+		}
+	case first = <-nbt:
+		cancel()
+		r := <-direct
+		if first.err != nil && r.err == nil {
+			return r.c, nil // NetBIOS failed, Direct TCP made it
+		}
+		if r.c != nil {
+			r.c.Close()
+		}
+	}
+	return first.c, first.err
+}
+
+// netbios dials over NetBIOS by the policy.
+func (s *dial) netbios(ctx context.Context, label nbns.Name) (*Conn, error) {
+	switch {
+	case !s.d.CalledName.IsZero():
+		return s.session(ctx, nil, s.d.CalledName)
+	case s.policy == Race:
+		return s.race(ctx, label)
+	case s.policy == PreSP5 || s.policy == SP5:
+		return s.sequential(ctx, label)
+	}
+	return nil, errors.New("nbt: unknown policy " + s.policy.String())
 }
 
 var errIPv6 = errors.New("nbt: NetBIOS over TCP runs over IPv4 only (RFC 1001/1002); use network tcp4")
@@ -263,174 +365,3 @@ var hostCallingName = sync.OnceValue(func() nbns.Name {
 	return nbns.MustName("NBT-CLIENT", nbns.Workstation)
 })
 
-// dial is the state of one dial.
-type dial struct {
-	d        *Dialer
-	policy   Policy
-	addr     netip.AddrPort
-	trace    *ClientTrace
-	calling  nbns.Name
-	mu       sync.Mutex // guards attempts: trace hooks may run late
-	attempts []Attempt
-	table    *nbns.NodeStatusResponse
-	tried    []nbns.Name
-}
-
-// run tries the called names in the policy's order.
-func (s *dial) run(ctx context.Context, label nbns.Name) (*Conn, error) {
-	if !s.d.CalledName.IsZero() {
-		return s.finish(s.session(ctx, s.d.CalledName))
-	}
-	var names []nbns.Name
-	if !label.IsZero() {
-		names = append(names, label)
-	}
-	if s.policy == PreSP5 {
-		names = append(names, SMBServer)
-	}
-	var last error
-	for _, name := range names {
-		c, err := s.session(ctx, name)
-		if err == nil || !tryNext(err) {
-			return s.finish(c, err)
-		}
-		last = err
-	}
-	name, err := s.nodeStatus(ctx)
-	if err != nil {
-		return s.finish(nil, err)
-	}
-	if slicesContains(s.tried, name) {
-		return s.finish(nil, last) // the host refused its own name already
-	}
-	return s.finish(s.session(ctx, name))
-}
-
-func slicesContains(names []nbns.Name, n nbns.Name) bool {
-	for _, x := range names {
-		if x == n {
-			return true
-		}
-	}
-	return false
-}
-
-// tryNext reports whether a refusal means "try another called name"
-// (RFC 1002 §5.2.1.1; 0x80 as jcifs treats it).
-func tryNext(err error) bool {
-	return errors.Is(err, session.ErrCalledNameNotPresent) || errors.Is(err, session.ErrNotListeningOnCalledName)
-}
-
-func (s *dial) finish(c *Conn, err error) (*Conn, error) {
-	s.mu.Lock()
-	attempts := append([]Attempt(nil), s.attempts...)
-	s.mu.Unlock()
-	if err != nil {
-		return nil, &DialError{Policy: s.policy, Attempts: attempts, Err: err}
-	}
-	c.nodeStatus = s.table
-	c.attempts = attempts
-	return c, nil
-}
-
-func (s *dial) record(a Attempt) {
-	s.mu.Lock()
-	s.attempts = append(s.attempts, a)
-	s.mu.Unlock()
-}
-
-// nodeStatus asks the host for its name table and returns its server name.
-func (s *dial) nodeStatus(ctx context.Context) (nbns.Name, error) {
-	port := s.d.NameServicePort
-	if port == 0 {
-		port = nbns.Port
-	}
-	target := netip.AddrPortFrom(s.addr.Addr(), port)
-	wildcard := nbns.Wildcard()
-	if t := s.trace; t != nil && t.NodeStatusStart != nil {
-		t.NodeStatusStart(NodeStatusStartInfo{Addr: target, Name: wildcard})
-	}
-	start := time.Now()
-	r, err := s.d.NameService.NodeStatus(ctx, target)
-	elapsed := time.Since(start)
-	if t := s.trace; t != nil && t.NodeStatusDone != nil {
-		t.NodeStatusDone(NodeStatusDoneInfo{Addr: target, Response: r, Err: err, Duration: elapsed})
-	}
-	s.record(Attempt{Step: StepNodeStatus, Addr: target, Name: wildcard, Err: err, Duration: elapsed})
-	if err != nil {
-		return nbns.Name{}, err
-	}
-	s.table = r
-	return r.ServerName()
-}
-
-// session requests a session with called, following retargets.
-func (s *dial) session(ctx context.Context, called nbns.Name) (*Conn, error) {
-	s.tried = append(s.tried, called)
-	req := session.Request{Called: called, Calling: s.calling}
-	var start time.Time
-	t := s.trace
-	sd := session.Dialer{
-		NetDialer:   s.d.NetDialer,
-		MaxConnects: s.d.MaxConnects,
-		Config:      s.d.Config,
-		Trace: &session.Trace{
-			ConnectStart: func(addr netip.AddrPort) {
-				start = time.Now()
-				if t != nil && t.ConnectStart != nil {
-					t.ConnectStart("tcp4", addr.String())
-				}
-			},
-			ConnectDone: func(addr netip.AddrPort, err error) {
-				if t != nil && t.ConnectDone != nil {
-					t.ConnectDone("tcp4", addr.String(), err)
-				}
-				if err != nil {
-					s.record(Attempt{Step: StepSession, Addr: addr, Name: called, Err: err, Duration: time.Since(start)})
-				}
-			},
-			RequestSent: func(addr netip.AddrPort, req session.Request, err error) {
-				if t != nil && t.SessionRequest != nil {
-					t.SessionRequest(SessionRequestInfo{Addr: addr, Request: req, Err: err})
-				}
-				if err != nil {
-					s.record(Attempt{Step: StepSession, Addr: addr, Name: called, Err: err, Duration: time.Since(start)})
-				}
-			},
-			ResponseReceived: func(addr netip.AddrPort, resp session.Response, err error) {
-				if t != nil && t.SessionResponse != nil {
-					t.SessionResponse(SessionResponseInfo{Addr: addr, Called: called, Response: resp, Err: err})
-				}
-				if err == nil {
-					err = resp.Err(called)
-				}
-				s.record(Attempt{Step: StepSession, Addr: addr, Name: called, Err: err, Duration: time.Since(start)})
-			},
-		},
-	}
-	sc, err := sd.Dial(ctx, s.addr, req)
-	if err != nil {
-		return nil, innermost(err)
-	}
-	return &Conn{Conn: sc}, nil
-}
-
-// Conn is a NetBIOS session to an SMB server, as a [Dialer] returns it:
-// the transparent *session.Conn, whose byte stream is the Direct-TCP SMB
-// framing with keep-alives removed, and what the dial learned.
-type Conn struct {
-	*session.Conn
-	nodeStatus *nbns.NodeStatusResponse
-	attempts   []Attempt
-}
-
-// CalledName returns the called name the server accepted.
-func (c *Conn) CalledName() nbns.Name { return c.Request().Called }
-
-// NodeStatus returns the host's name table when the dial fetched it, or
-// nil.
-func (c *Conn) NodeStatus() *nbns.NodeStatusResponse { return c.nodeStatus }
-
-// Attempts returns the steps the dial took, the last one the session
-// that succeeded.
-func (c *Conn) Attempts() []Attempt { return c.attempts }

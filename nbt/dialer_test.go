@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,7 +74,6 @@ func TestPolicies(t *testing.T) {
 		wantText  []string
 	}{
 		{name: "accepts *SMBSERVER/PreSP5", policy: nbt.PreSP5, wantSteps: []step{sessSMB}},
-		{name: "accepts *SMBSERVER/default is PreSP5", wantSteps: []step{sessSMB}},
 		{name: "accepts *SMBSERVER/SP5", policy: nbt.SP5, wantSteps: []step{status, sessName}},
 		{name: "refuses *SMBSERVER/PreSP5", handler: refuseSMB, policy: nbt.PreSP5, wantSteps: []step{refSMB, status, sessName}},
 		{name: "refuses *SMBSERVER/SP5", handler: refuseSMB, policy: nbt.SP5, wantSteps: []step{status, sessName}},
@@ -270,7 +271,9 @@ func TestRetarget(t *testing.T) {
 	defer b.Close()
 	a := nbttest.NewServer(nbttest.Retarget(b.Addr))
 	defer a.Close()
-	c, err := a.Dialer().Dial("tcp", a.Addr.String())
+	d := a.Dialer()
+	d.Policy = nbt.PreSP5 // one session attempt: a known list of steps
+	c, err := d.Dial("tcp", a.Addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +299,9 @@ func TestRetargetLoop(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	addr = srv.Addr
-	_, err := srv.Dialer().Dial("tcp", srv.Addr.String())
+	d := srv.Dialer()
+	d.Policy = nbt.PreSP5 // one session attempt, so the server counts one chain
+	_, err := d.Dial("tcp", srv.Addr.String())
 	var rl *session.RetargetLimitError
 	if !errors.As(err, &rl) {
 		t.Fatalf("error %v, want a *session.RetargetLimitError", err)
@@ -514,7 +519,9 @@ func TestClientTrace(t *testing.T) {
 		SessionResponse: func(i nbt.SessionResponseInfo) { add("response " + i.Response.String()) },
 	}
 	ctx := nbt.WithClientTrace(nbt.WithClientTrace(t.Context(), outer), trace)
-	c, err := s.Dialer().DialContext(ctx, "tcp", s.Addr.String())
+	d := s.Dialer()
+	d.Policy = nbt.PreSP5 // one step at a time: the events come in a known order
+	c, err := d.DialContext(ctx, "tcp", s.Addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,4 +543,187 @@ func TestWithClientTraceNil(t *testing.T) {
 		}
 	}()
 	nbt.WithClientTrace(t.Context(), nil)
+}
+
+// TestRace runs the Race policy against every KB Q251166 host. Which
+// steps end first varies, so the test checks the outcome and that no
+// refused name was the one returned.
+func TestRace(t *testing.T) {
+	refuseSMB := nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbttest.SMBServer)
+	anyName := []string{"*SMBSERVER<20>", "NBTTEST<20>"}
+	tests := []struct {
+		name       string
+		handler    nbttest.Handler
+		ns         nbttest.NameServiceMode
+		names      []nbns.NodeName
+		wantCalled []string // one of these
+		wantErr    []error
+		wantText   []string
+	}{
+		{name: "accepts *SMBSERVER", wantCalled: anyName},
+		{name: "refuses *SMBSERVER", handler: refuseSMB, wantCalled: []string{"NBTTEST<20>"}},
+		{name: "UDP 137 dropped", ns: nbttest.DropQueries, wantCalled: []string{"*SMBSERVER<20>"}},
+		{name: "UDP 137 rejected", ns: nbttest.RejectQueries, wantCalled: []string{"*SMBSERVER<20>"}},
+		{
+			name: "refuses *SMBSERVER, UDP 137 dropped", handler: refuseSMB, ns: nbttest.DropQueries,
+			wantErr:  []error{session.ErrCalledNameNotPresent, nbns.ErrNoResponse},
+			wantText: []string{"called name not present (0x82)", "no answer from UDP"},
+		},
+		{
+			name: "refuses *SMBSERVER, no <20> name", handler: refuseSMB,
+			names:    []nbns.NodeName{{Name: nbns.MustName("PRINTER", 0), Flags: nbns.FlagActive}},
+			wantErr:  []error{session.ErrCalledNameNotPresent},
+			wantText: []string{"no unique active <20> name", "PRINTER<00> (unique)"},
+		},
+		{
+			name: "refuses everything with 0x83", handler: nbttest.RefuseNames(session.ErrInsufficientResources, nbttest.SMBServer, nbttestName),
+			wantErr: []error{session.ErrInsufficientResources},
+		},
+		{
+			name:    "accepts the server name only",
+			handler: nbttest.AcceptOnly(nbttestName), wantCalled: []string{"NBTTEST<20>"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := nbttest.NewUnstartedServer(tt.handler)
+			s.NameService = tt.ns
+			s.Names = tt.names
+			s.Start()
+			defer s.Close()
+			d := s.Dialer()
+			if d.Policy != nbt.Race {
+				t.Fatalf("the zero Policy is %v, want Race", d.Policy)
+			}
+			c, err := d.DialContext(t.Context(), "tcp", s.Addr.String())
+			if tt.wantErr != nil {
+				if err == nil {
+					c.Close()
+					t.Fatal("dial succeeded, want an error")
+				}
+				for _, want := range tt.wantErr {
+					if !errors.Is(err, want) {
+						t.Errorf("errors.Is(err, %v) = false; err = %v", want, err)
+					}
+				}
+				for _, want := range tt.wantText {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			nc := c.(*nbt.Conn)
+			if got := nc.CalledName().String(); !slices.Contains(tt.wantCalled, got) {
+				t.Errorf("CalledName() = %s, want one of %v", got, tt.wantCalled)
+			}
+			echo(t, nc)
+		})
+	}
+}
+
+// TestRaceCache: the second dial to an address asks for the name the first
+// was accepted with, and sends no node status; a stale entry is forgotten
+// at the host's refusal.
+func TestRaceCache(t *testing.T) {
+	var accept atomic.Value
+	accept.Store(nbttestName)
+	s := nbttest.NewServer(nbttest.HandlerFunc(func(req session.Request) nbttest.Response {
+		if req.Called == accept.Load().(nbns.Name) {
+			return nbttest.Response{}
+		}
+		return nbttest.Response{Reject: session.ErrCalledNameNotPresent}
+	}))
+	defer s.Close()
+	d := s.Dialer()
+	dial := func() (*nbt.Conn, error) {
+		c, err := d.Dial("tcp", s.Addr.String())
+		if err != nil {
+			return nil, err
+		}
+		c.Close()
+		return c.(*nbt.Conn), nil
+	}
+	if _, err := dial(); err != nil {
+		t.Fatal(err)
+	}
+	queries := s.NodeStatusQueries()
+	c, err := dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.NodeStatusQueries(); got != queries || len(c.Attempts()) != 1 || c.CalledName() != nbttestName {
+		t.Errorf("cached dial: %d new node status queries, attempts %v", got-queries, c.Attempts())
+	}
+
+	// The host now accepts *SMBSERVER only: the cached name is refused,
+	// forgotten, and the dial discovers afresh.
+	accept.Store(nbttest.SMBServer)
+	if c, err = dial(); err != nil {
+		t.Fatal(err)
+	}
+	if c.CalledName() != nbttest.SMBServer {
+		t.Errorf("after a stale entry: called %v", c.CalledName())
+	}
+
+	// A cache turned off sends node status every time.
+	d.NameCacheTTL = -1
+	queries = s.NodeStatusQueries()
+	dial()
+	dial()
+	if got := s.NodeStatusQueries() - queries; got != 2 {
+		t.Errorf("without a cache: %d node status queries for 2 dials, want 2", got)
+	}
+}
+
+// TestDirect: with Direct set, a Direct TCP listener wins over NetBIOS; a
+// closed Direct port leaves NetBIOS to decide.
+func TestDirect(t *testing.T) {
+	s := nbttest.NewServer(nil)
+	defer s.Close()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	d := s.Dialer()
+	d.Direct, d.DirectPort = true, uint16(ln.Addr().(*net.TCPAddr).Port)
+	c, err := d.Dial("tcp", s.Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := c.(*nbt.Conn)
+	if nc.Transport() != nbt.Direct || nc.Session() != nil || !nc.CalledName().IsZero() {
+		t.Errorf("transport %v, session %v, called %v; want Direct TCP", nc.Transport(), nc.Session(), nc.CalledName())
+	}
+	srv := <-accepted
+	c.Write([]byte("x"))
+	b := make([]byte, 1)
+	srv.Read(b)
+	if b[0] != 'x' {
+		t.Errorf("direct conn carried %q", b)
+	}
+	c.Close()
+	srv.Close()
+	ln.Close() // now port DirectPort refuses
+
+	c, err = d.Dial("tcp", s.Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.(*nbt.Conn).Transport(); got != nbt.NetBIOS {
+		t.Errorf("with 445 closed: transport %v, want NetBIOS", got)
+	}
+	echo(t, c)
 }

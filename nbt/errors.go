@@ -24,6 +24,10 @@ const (
 	// StepSession is a TCP connection to the session service, TCP 139,
 	// and a session request with one called name.
 	StepSession
+
+	// StepDirect is a Direct TCP connection to port 445, raced against
+	// the NetBIOS steps when Dialer.Direct is set.
+	StepDirect
 )
 
 // String returns "node status" or "session".
@@ -33,6 +37,8 @@ func (s Step) String() string {
 		return "node status"
 	case StepSession:
 		return "session"
+	case StepDirect:
+		return "direct TCP"
 	}
 	return "Step(" + strconv.Itoa(int(s)) + ")"
 }
@@ -57,7 +63,7 @@ type Attempt struct {
 func (a Attempt) String() string {
 	var b strings.Builder
 	b.WriteString(a.Step.String())
-	if a.Step == StepSession || !a.Name.IsWildcard() {
+	if !a.Name.IsZero() && (a.Step == StepSession || !a.Name.IsWildcard()) {
 		b.WriteString(" ")
 		b.WriteString(strconv.Quote(a.Name.String()))
 	}
@@ -69,6 +75,8 @@ func (a Attempt) String() string {
 		b.WriteString(a.explain())
 	case a.Step == StepSession:
 		b.WriteString("positive")
+	case a.Step == StepDirect:
+		b.WriteString("connected")
 	default:
 		b.WriteString("answered")
 	}
@@ -135,6 +143,8 @@ type DialError struct {
 }
 
 var _ error = (*DialError)(nil)
+
+var errNoCandidate = errors.New("nbt: no called name left to try")
 
 // Error names the step that ended the dial and lists all steps:
 // `session "*SMBSERVER<20>" at 198.18.0.2:139: called name not present

@@ -12,15 +12,15 @@ import (
 	"github.com/netbios-go/netbios/session"
 )
 
-// A host that refuses *SMBSERVER: the default policy, PreSP5, falls back
-// to the name the host registered.
+// A host that refuses *SMBSERVER: PreSP5 falls back to the name the host
+// registered, as Windows NT 4.0 did.
 func ExampleDialer() {
 	host := nbttest.NewUnstartedServer(nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbt.SMBServer))
 	host.Names = nbttest.Table("FILESRV", "OFFICE")
 	host.Start()
 	defer host.Close()
 
-	d := nbt.Dialer{NameServicePort: host.NameAddr.Port()} // 137 in real life
+	d := nbt.Dialer{Policy: nbt.PreSP5, NameServicePort: host.NameAddr.Port()} // 137 in real life
 	conn, err := d.Dial("tcp", host.Addr.String())
 	if err != nil {
 		log.Fatal(err)
@@ -58,6 +58,25 @@ func ExampleDialError() {
 	// node status failed
 }
 
+// The default policy, Race, asks the name service and opens connections at
+// once; the host here refuses *SMBSERVER, so the name it registered wins.
+func ExampleDialer_race() {
+	host := nbttest.NewUnstartedServer(nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbt.SMBServer))
+	host.Names = nbttest.Table("FILESRV", "OFFICE")
+	host.Start()
+	defer host.Close()
+
+	conn, err := host.Dialer().Dial("tcp", host.Addr.String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	c := conn.(*nbt.Conn)
+	fmt.Println(c.CalledName(), c.Transport())
+	// Output:
+	// FILESRV<20> NetBIOS
+}
+
 func ExampleWithClientTrace() {
 	host := nbttest.NewServer(nil) // accepts any name, *SMBSERVER included
 	defer host.Close()
@@ -71,7 +90,9 @@ func ExampleWithClientTrace() {
 		},
 	}
 	ctx := nbt.WithClientTrace(context.Background(), trace)
-	conn, err := host.Dialer().DialContext(ctx, "tcp", host.Addr.String())
+	d := host.Dialer()
+	d.Policy = nbt.PreSP5
+	conn, err := d.DialContext(ctx, "tcp", host.Addr.String())
 	if err != nil {
 		log.Fatal(err)
 	}

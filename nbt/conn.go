@@ -1,0 +1,76 @@
+package nbt
+
+import (
+	"net"
+
+	"github.com/netbios-go/netbios/nbns"
+	"github.com/netbios-go/netbios/session"
+)
+
+// Transport is how a [Conn] reaches the SMB server.
+type Transport int
+
+const (
+	// NetBIOS is a NetBIOS session on TCP 139 (RFC 1002 §4.3). SMB2
+	// dialects up to 3.0.2 only may be negotiated on it (MS-SMB2 §2.1),
+	// without multi-credit large MTU.
+	NetBIOS Transport = iota + 1
+
+	// Direct is Direct TCP on port 445 (MS-SMB2 §2.1), with no NetBIOS
+	// session; every SMB2 dialect, 3.1.1 included, may be negotiated.
+	Direct
+)
+
+// String returns "NetBIOS" or "Direct TCP".
+func (t Transport) String() string {
+	switch t {
+	case NetBIOS:
+		return "NetBIOS"
+	case Direct:
+		return "Direct TCP"
+	}
+	return "Transport(?)"
+}
+
+// Conn is a connection to an SMB server as a [Dialer] returns it: a
+// net.Conn whose byte stream is the Direct-TCP SMB framing (a 4-byte
+// header, 0x00 and a 24-bit length, before each message), and what the
+// dial learned on the way.
+//
+// Over NetBIOS it is the transparent *session.Conn, which removes
+// keep-alives from what it reads and checks the framing of what it writes;
+// over Direct TCP it is the TCP connection itself.
+type Conn struct {
+	net.Conn
+	sess       *session.Conn
+	nodeStatus *nbns.NodeStatusResponse
+	attempts   []Attempt
+}
+
+// Transport returns how the conn reaches the server.
+func (c *Conn) Transport() Transport {
+	if c.sess == nil {
+		return Direct
+	}
+	return NetBIOS
+}
+
+// Session returns the NetBIOS session, or nil for a Direct TCP conn.
+func (c *Conn) Session() *session.Conn { return c.sess }
+
+// CalledName returns the called name the server accepted, or the zero Name
+// for a Direct TCP conn.
+func (c *Conn) CalledName() nbns.Name {
+	if c.sess == nil {
+		return nbns.Name{}
+	}
+	return c.sess.Request().Called
+}
+
+// NodeStatus returns the host's name table when the dial fetched it, or
+// nil.
+func (c *Conn) NodeStatus() *nbns.NodeStatusResponse { return c.nodeStatus }
+
+// Attempts returns the steps the dial took, in the order they ended; in a
+// race, steps cancelled by the winner end with context.Canceled.
+func (c *Conn) Attempts() []Attempt { return c.attempts }
