@@ -364,4 +364,3 @@ var hostCallingName = sync.OnceValue(func() nbns.Name {
 	}
 	return nbns.MustName("NBT-CLIENT", nbns.Workstation)
 })
-

@@ -95,7 +95,7 @@ func (s *dial) race(ctx context.Context, label nbns.Name) (*Conn, error) {
 		}
 	}()
 	var tried []nbns.Name
-	inFlight := 0   // session requests sent and not answered
+	inFlight := 0    // session requests sent and not answered
 	stopped := false // a refusal said to stop: start nothing new
 	var sessErr, nameErr error
 	// next returns the name an idle connection should ask for now: the
