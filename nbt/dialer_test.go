@@ -727,3 +727,54 @@ func TestDirect(t *testing.T) {
 	}
 	echo(t, c)
 }
+
+// TestRaceLeavesNothing dials each KB host with the Race policy, many
+// times: the losing steps are cancelled and their connections closed, and
+// no goroutine or socket outlives the dials.
+func TestRaceLeavesNothing(t *testing.T) {
+	for _, sc := range nbttest.Scenarios() {
+		t.Run(sc.Name, func(t *testing.T) {
+			s := sc.Start()
+			defer s.Close()
+			checkNoLeaks(t) // runs after s.Close
+			d := s.Dialer()
+			d.NameCacheTTL = -1 // race every time
+			d.NameService = &nbns.Client{Timeout: 20 * time.Millisecond, Attempts: 1}
+			for range 20 {
+				c, err := d.Dial("tcp", s.Addr.String())
+				if err == nil {
+					c.Close()
+				}
+			}
+		})
+	}
+}
+
+// TestRaceBothAccepted holds the answers to *SMBSERVER and to the server's
+// name until both requests are in, then accepts both: one session wins and
+// the other, though positive, must be closed, not leaked.
+func TestRaceBothAccepted(t *testing.T) {
+	arrived := make(chan struct{}, 2)
+	release := make(chan struct{})
+	s := nbttest.NewServer(nbttest.HandlerFunc(func(session.Request) nbttest.Response {
+		arrived <- struct{}{}
+		<-release
+		return nbttest.Response{}
+	}))
+	defer s.Close()
+	checkNoLeaks(t)
+	go func() {
+		<-arrived
+		<-arrived
+		close(release)
+	}()
+	c, err := s.Dialer().Dial("tcp", s.Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n := len(s.Requests()); n != 2 {
+		t.Errorf("server saw %d session requests, want 2: *SMBSERVER and the server's name", n)
+	}
+	echo(t, c)
+}
