@@ -21,8 +21,7 @@ type dial struct {
 	addr    netip.AddrPort // the session service
 	trace   *ClientTrace
 	calling nbns.Name
-	cache   *nameCache // nil: no cache
-	ttl     time.Duration
+	cache   *NameCache
 
 	mu       sync.Mutex
 	attempts []Attempt
@@ -52,9 +51,6 @@ func (s *dial) result(c *Conn, err error) (*Conn, error) {
 
 // cached returns the called name the cache holds for the host.
 func (s *dial) cached() (nbns.Name, bool) {
-	if s.cache == nil {
-		return nbns.Name{}, false
-	}
 	return s.cache.get(s.addr, time.Now())
 }
 
@@ -215,14 +211,12 @@ func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Con
 	}
 	if err != nil {
 		err = innermost(err)
-		if s.cache != nil && tryNext(err) {
+		if tryNext(err) {
 			s.cache.forget(s.addr, called)
 		}
 		return nil, err
 	}
-	if s.cache != nil {
-		s.cache.put(s.addr, called, time.Now(), s.ttl)
-	}
+	s.cache.put(s.addr, called, time.Now())
 	return &Conn{Conn: sc, sess: sc}, nil
 }
 

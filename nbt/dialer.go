@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/netbios-go/netbios/nbns"
@@ -72,6 +71,28 @@ func (p Policy) String() string {
 	return "Policy(" + strconv.Itoa(int(p)) + ")"
 }
 
+// MarshalText returns the policy's name in lower case: "race", "presp5"
+// or "sp5".
+func (p Policy) MarshalText() ([]byte, error) {
+	switch p {
+	case Race, PreSP5, SP5:
+		return []byte(strings.ToLower(p.String())), nil
+	}
+	return nil, errors.New("nbt: unknown policy " + p.String())
+}
+
+// UnmarshalText sets p from its name, in any case: "race", "presp5" or
+// "sp5". With flag.TextVar it gives a command a -policy flag.
+func (p *Policy) UnmarshalText(text []byte) error {
+	for _, q := range []Policy{Race, PreSP5, SP5} {
+		if strings.EqualFold(string(text), q.String()) {
+			*p = q
+			return nil
+		}
+	}
+	return errors.New("nbt: unknown policy " + strconv.Quote(string(text)) + ": want race, presp5 or sp5")
+}
+
 // Port is the default session service port, TCP 139.
 const Port = session.Port
 
@@ -122,13 +143,10 @@ type Dialer struct {
 	// defaults: no session keep-alives, 24-bit message lengths read.
 	Config *session.Config
 
-	// NameCacheTTL is how long the Dialer remembers the called name each
-	// address accepted, so that the next dial to it asks for that name
-	// first, with no node status. A name the host then refuses is
-	// forgotten. Zero means DefaultNameCacheTTL; negative turns the cache
-	// off. The cache belongs to the Dialer and is shared by its dials, so
-	// a Dialer should not be copied once it has dialed.
-	NameCacheTTL time.Duration
+	// Cache remembers the called name each address accepted, so that the
+	// next dial to it asks for that name first. Nil means
+	// DefaultNameCache; NewNameCache(0) remembers nothing.
+	Cache *NameCache
 
 	// Direct also opens a Direct TCP connection to DirectPort at the
 	// start of each dial, as Windows 2000 and later (KB 204279) and
@@ -139,21 +157,13 @@ type Dialer struct {
 
 	// DirectPort is the Direct TCP port. Zero means 445.
 	DirectPort uint16
-
-	cache atomic.Pointer[nameCache]
 }
 
-// nameCache returns the Dialer's cache, creating it on first use, or nil
-// when the cache is off.
-func (d *Dialer) nameCache() *nameCache {
-	if d.NameCacheTTL < 0 {
-		return nil
+func (d *Dialer) nameCache() *NameCache {
+	if d.Cache == nil {
+		return DefaultNameCache
 	}
-	if c := d.cache.Load(); c != nil {
-		return c
-	}
-	d.cache.CompareAndSwap(nil, new(nameCache))
-	return d.cache.Load()
+	return d.Cache
 }
 
 // Dial connects to address on the named network with a zero Dialer.
@@ -219,10 +229,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	addr := netip.AddrPortFrom(ip, port)
 	s := &dial{
 		d: d, policy: policy, addr: addr, trace: ContextClientTrace(ctx), calling: d.calling(),
-		cache: d.nameCache(), ttl: d.NameCacheTTL,
-	}
-	if s.ttl == 0 {
-		s.ttl = DefaultNameCacheTTL
+		cache: d.nameCache(),
 	}
 	c, err := s.result(s.run(ctx, label))
 	if err != nil {

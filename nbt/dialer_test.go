@@ -670,8 +670,12 @@ func TestRaceCache(t *testing.T) {
 		t.Errorf("after a stale entry: called %v", c.CalledName())
 	}
 
+	if name, ok := d.Cache.Lookup(s.Addr); !ok || name != nbttest.SMBServer {
+		t.Errorf("Lookup = %v, %v; want *SMBSERVER<20>", name, ok)
+	}
+
 	// A cache turned off sends node status every time.
-	d.NameCacheTTL = -1
+	d.Cache = nbt.NewNameCache(0)
 	queries = s.NodeStatusQueries()
 	dial()
 	dial()
@@ -738,7 +742,7 @@ func TestRaceLeavesNothing(t *testing.T) {
 			defer s.Close()
 			checkNoLeaks(t) // runs after s.Close
 			d := s.Dialer()
-			d.NameCacheTTL = -1 // race every time
+			d.Cache = nbt.NewNameCache(0) // race every time
 			d.NameService = &nbns.Client{Timeout: 20 * time.Millisecond, Attempts: 1}
 			for range 20 {
 				c, err := d.Dial("tcp", s.Addr.String())

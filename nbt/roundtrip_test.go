@@ -54,6 +54,7 @@ func TestRoundTrips(t *testing.T) {
 				NetDialer:       relay.Dialer(),
 				NameServicePort: relay.NameAddr.Port(),
 				NameService:     &nbns.Client{Timeout: 3 * rtt, Attempts: 2},
+				Cache:           nbt.NewNameCache(time.Minute),
 			}
 			if tc.cached { // a first dial fills the cache
 				c, err := d.Dial("tcp", relay.Addr.String())

@@ -5,12 +5,14 @@
 //	go run ./examples/demo
 //
 // For each host and each policy it prints the outcome, the steps the dial
-// took and the time it spent. Node status waits 100 ms after each of three
-// transmissions here (the Dialer's default is 750 ms), so that a silent
-// UDP 137 costs 0.3 s.
+// took and the time it spent, in milliseconds and in round trips: each host
+// sits behind a relay that adds 10 ms of latency each way. Node status
+// waits 100 ms after each of three transmissions here (the Dialer's
+// default is 750 ms), so that a silent UDP 137 costs 0.3 s.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,24 +35,31 @@ func main() {
 }
 
 // Policies are the policies the demo compares.
-var policies = []nbt.Policy{nbt.PreSP5, nbt.SP5}
+var policies = []nbt.Policy{nbt.Race, nbt.PreSP5, nbt.SP5}
+
+// oneWay is the latency the relay adds in each direction.
+const oneWay = 10 * time.Millisecond
 
 func run(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CASE\tPOLICY\tOUTCOME\tSTEPS\tTIME")
+	fmt.Fprintf(tw, "CASE\tPOLICY\tOUTCOME\tSTEPS\tTIME (RTT %v)\n", 2*oneWay)
 	for _, sc := range nbttest.Scenarios() {
 		host := sc.Start()
+		relay := nbttest.RelayServer(host, oneWay)
 		for _, p := range policies {
 			d := host.Dialer()
 			d.Policy = p
+			d.NetDialer = relay.Dialer()
+			d.NameServicePort = relay.NameAddr.Port()
 			start := time.Now()
-			conn, err := d.Dial("tcp", host.Addr.String())
+			conn, err := d.Dial("tcp", relay.Addr.String())
 			elapsed := time.Since(start)
 			var attempts []nbt.Attempt
 			outcome := ""
 			if err != nil {
 				de, ok := errors.AsType[*nbt.DialError](err)
 				if !ok {
+					relay.Close()
 					host.Close()
 					return err
 				}
@@ -62,8 +71,10 @@ func run(w io.Writer) error {
 				outcome = "connected " + c.CalledName().String()
 				conn.Close()
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", sc.Name, p, outcome, steps(attempts), elapsed.Round(100*time.Microsecond))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v = %.1f RTT\n", sc.Name, p, outcome, steps(attempts),
+				elapsed.Round(time.Millisecond), float64(elapsed)/float64(relay.RTT()))
 		}
+		relay.Close()
 		host.Close()
 	}
 	return tw.Flush()
@@ -83,6 +94,10 @@ func hex(b byte) string { return fmt.Sprintf("0x%02X", b) }
 func step(a nbt.Attempt) string {
 	var code session.ErrorCode
 	switch {
+	case errors.Is(a.Err, context.Canceled) && a.Step == nbt.StepNodeStatus:
+		return "node status: cancelled"
+	case errors.Is(a.Err, context.Canceled):
+		return "connect cancelled"
 	case a.Step == nbt.StepNodeStatus && a.Err == nil:
 		return "node status"
 	case errors.Is(a.Err, nbns.ErrNoResponse):

@@ -1,7 +1,7 @@
 // Command nbtdial opens a NetBIOS session to an SMB server on TCP 139 the
 // way Windows NT did, and shows each step.
 //
-//	nbtdial [-policy presp5|sp5] [-name NAME] [-v] [-smb2] HOST[:PORT]
+//	nbtdial [-policy race|presp5|sp5] [-name NAME] [-v] [-smb2] HOST[:PORT]
 //
 // It prints one line per step and a last line starting "connected" with
 // the called name the server accepted. With -v it prints every trace event
@@ -32,7 +32,8 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("nbtdial", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	policy := fs.String("policy", "presp5", "called-name `policy`: presp5 or sp5")
+	var policy nbt.Policy
+	fs.TextVar(&policy, "policy", nbt.Race, "called-name `policy`: race, presp5 or sp5")
 	name := fs.String("name", "", "called `name` to use, with no discovery (suffix <20>, or NAME<XX>)")
 	verbose := fs.Bool("v", false, "print every trace event with its time")
 	smb2 := fs.Bool("smb2", false, "send an SMB2 NEGOTIATE after connecting and print the dialect")
@@ -49,16 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	d := &nbt.Dialer{Timeout: *timeout, NameServicePort: uint16(*nsPort)}
-	switch strings.ToLower(*policy) {
-	case "presp5":
-		d.Policy = nbt.PreSP5
-	case "sp5":
-		d.Policy = nbt.SP5
-	default:
-		fmt.Fprintf(stderr, "nbtdial: unknown policy %q: want presp5 or sp5\n", *policy)
-		return 2
-	}
+	d := &nbt.Dialer{Policy: policy, Timeout: *timeout, NameServicePort: uint16(*nsPort)}
 	if *name != "" {
 		n, err := parseName(*name)
 		if err != nil {

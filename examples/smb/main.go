@@ -2,7 +2,7 @@
 // 139), with github.com/cloudsoda/go-smb2 running unchanged on a conn from
 // nbt.Dialer.
 //
-//	smb [-policy presp5|sp5] [-name NAME] [-user U -password P] [-timeout D]
+//	smb [-policy race|presp5|sp5] [-name NAME] [-user U -password P] [-timeout D]
 //	    [-ns-port N] [-list] [-o FILE] HOST[:PORT] [SHARE [PATH]]
 //
 // With -list, or with no SHARE, it prints the names of the shares, one a
@@ -80,7 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func parse(args []string, stderr io.Writer) (*options, time.Duration, int) {
 	fs := flag.NewFlagSet("smb", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	policy := fs.String("policy", "presp5", "called-name `policy`: presp5 or sp5")
+	var policy nbt.Policy
+	fs.TextVar(&policy, "policy", nbt.Race, "called-name `policy`: race, presp5 or sp5")
 	name := fs.String("name", "", "called `name` to use, with no discovery (suffix <20>, or NAME<XX>)")
 	user := fs.String("user", "", "`user` to log on as; guest when empty")
 	password := fs.String("password", "", "`password` of -user")
@@ -139,14 +140,7 @@ func parse(args []string, stderr io.Writer) (*options, time.Duration, int) {
 		return usage("empty HOST in %q", o.address)
 	}
 	o.dialer.NameServicePort = uint16(*nsPort)
-	switch strings.ToLower(*policy) {
-	case "presp5":
-		o.dialer.Policy = nbt.PreSP5
-	case "sp5":
-		o.dialer.Policy = nbt.SP5
-	default:
-		return usage("unknown policy %q: want presp5 or sp5", *policy)
-	}
+	o.dialer.Policy = policy
 	if *name != "" {
 		n, err := parseName(*name)
 		if err != nil {

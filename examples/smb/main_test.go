@@ -34,7 +34,7 @@ func TestUsage(t *testing.T) {
 		{name: "empty path", args: []string{"h", "pub", "/"}, status: 2, wantErr: "smb: empty SHARE or PATH"},
 		{name: "o without path", args: []string{"-o", "f", "h"}, status: 2, wantErr: "smb: -o needs SHARE and PATH"},
 		{name: "password without user", args: []string{"-password", "x", "h"}, status: 2, wantErr: "smb: -password needs -user"},
-		{name: "bad policy", args: []string{"-policy", "sp6", "h"}, status: 2, wantErr: `smb: unknown policy "sp6"`},
+		{name: "bad policy", args: []string{"-policy", "sp6", "h"}, status: 2, wantErr: `invalid value "sp6" for flag -policy`},
 		{name: "bad name", args: []string{"-name", "ABCDEFGHIJKLMNOPQ", "h"}, status: 2, wantErr: "smb: -name"},
 		{name: "bad ns-port", args: []string{"-ns-port", "70000", "h"}, status: 2, wantErr: "smb: -ns-port 70000"},
 		{name: "negative timeout", args: []string{"-timeout", "-1s", "h"}, status: 2, wantErr: "smb: -timeout -1s"},
@@ -72,8 +72,8 @@ func TestParse(t *testing.T) {
 	if *o != want || timeout != 3*time.Second {
 		t.Errorf("got %+v, %v\nwant %+v, 3s", *o, timeout, want)
 	}
-	if o, _, _ := parse([]string{"h"}, io.Discard); !o.list || o.dialer.Policy != nbt.PreSP5 || o.dialer.NameServicePort != 137 || o.host != "h" {
-		t.Errorf("bare HOST: got %+v, want -list, PreSP5, port 137", *o)
+	if o, _, _ := parse([]string{"h"}, io.Discard); !o.list || o.dialer.Policy != nbt.Race || o.dialer.NameServicePort != 137 || o.host != "h" {
+		t.Errorf("bare HOST: got %+v, want -list, Race, port 137", *o)
 	}
 }
 
@@ -93,7 +93,7 @@ func TestDialRefused(t *testing.T) {
 	})
 	s, args := start(t, refuse, nbttest.AnswerQueries)
 	var stdout, stderr bytes.Buffer
-	status := run(t.Context(), append(args, s.Addr.String(), "pub", "hello.txt"), &stdout, &stderr)
+	status := run(t.Context(), append(args, "-policy", "presp5", s.Addr.String(), "pub", "hello.txt"), &stdout, &stderr)
 	if status != 1 {
 		t.Errorf("status %d, want 1", status)
 	}
@@ -134,7 +134,7 @@ func TestSMBHangUp(t *testing.T) {
 	if status != 1 {
 		t.Errorf("status %d, want 1", status)
 	}
-	for _, want := range []string{"called name NBTTEST<20> (PreSP5, 1 step, ", `smb: SMB negotiate (dialect 3.0.2, user "guest"): `} {
+	for _, want := range []string{"called name NBTTEST<20> (Race, 1 step, ", `smb: SMB negotiate (dialect 3.0.2, user "guest"): `} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr %q does not contain %q", stderr.String(), want)
 		}
@@ -215,13 +215,14 @@ func TestDialects(t *testing.T) {
 		{
 			name:    "3.0.2 accepted",
 			accept:  0x0302,
-			args:    []string{"-user", "alice", "-password", "secret"},
+			args:    []string{"-policy", "presp5", "-user", "alice", "-password", "secret"},
 			offered: [][]uint16{{0x0302}},
 			wantErr: []string{"NetBIOS session with ", "called name *SMBSERVER<20> (PreSP5, 1 step, ", `smb: SMB session setup (dialect 3.0.2, user "alice"): `},
 		},
 		{
 			name:    "server speaks 2.1 at most",
 			accept:  0x0210,
+			args:    []string{"-policy", "presp5"},
 			offered: [][]uint16{{0x0302}, {0x0300}, {0x0210}},
 			wantErr: []string{
 				"SMB 3.0.2 not supported by the server; trying 3.0\n",

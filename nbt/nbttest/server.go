@@ -197,13 +197,14 @@ func isClosed(c chan struct{}) bool {
 }
 
 // Dialer returns an nbt.Dialer set up for the Server, as httptest's
-// Server.Client is: its name service port is the Server's, and node status
-// waits 100 ms after each of 3 transmissions, plenty on loopback. Dial it
-// with s.Addr.String() as the address.
+// Server.Client is: its name service port is the Server's, node status
+// waits 100 ms after each of 3 transmissions, plenty on loopback, and it
+// has a name cache of its own. Dial it with s.Addr.String() as the address.
 func (s *Server) Dialer() *nbt.Dialer {
 	return &nbt.Dialer{
 		NameServicePort: s.NameAddr.Port(),
 		NameService:     &nbns.Client{Timeout: 100 * time.Millisecond, Attempts: 3},
+		Cache:           nbt.NewNameCache(nbt.DefaultNameCacheTTL),
 	}
 }
 
