@@ -5,24 +5,31 @@
 // Such a host needs a NetBIOS session before any SMB byte flows, requested
 // with a called name it accepts (RFC 1002 §4.3.2, §5.2.1.1). A [Dialer]
 // finds that name from nothing but an address, the way Microsoft KB
-// Q251166 describes Windows NT 4.0 doing it, with the order of steps chosen
-// by its [Policy]:
+// Q251166 describes Windows NT 4.0 doing it, or better, with the order of
+// steps chosen by its [Policy]:
 //
+//   - [Race], the default: read the host's name table with a node status
+//     query on UDP 137 (RFC 1002 §4.2.17, §4.2.18) while two TCP 139
+//     connections open; ask for the name the host's Server service
+//     registered if it is known by then, else for *SMBSERVER<20>, with the
+//     second connection ready for the real name. Two round trips whenever
+//     the host accepts some name.
 //   - [PreSP5]: ask for *SMBSERVER<20> on TCP 139; when refused, read the
-//     host's name table with a node status query on UDP 137 (RFC 1002
-//     §4.2.17, §4.2.18) and call the name its Server service registered.
+//     name table and call the name the Server service registered.
 //   - [SP5]: read the name table first, then call that name.
 //
 // For a host name, its first label is tried first (KB Q161431). Negative
 // responses drive the next step as RFC 1002 §5.2.1.1 says, and retargets
-// (§4.3.5) are followed.
+// (§4.3.5) are followed. A [NameCache] remembers the name each address
+// accepted. With [Dialer.Direct], a Direct TCP connection to port 445 is
+// raced against NetBIOS, as Windows 2000 and later do.
 //
 // The conn returned is a *[Conn] whose byte stream is the Direct-TCP SMB
 // framing of port 445 (a session message header is byte-identical to it for
 // lengths up to 0x1FFFF) with keep-alives removed, so that SMB clients
 // written for port 445 run over port 139 unchanged:
 //
-//	conn, err := nbt.Dial("tcp", "192.0.2.10") // port 139
+//	conn, err := nbt.Dial("tcp", "192.0.2.10") // port 139, the Race policy
 //	if err != nil {
 //		return err
 //	}
