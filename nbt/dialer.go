@@ -238,61 +238,6 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	return c, nil
 }
 
-// run dials by the policy, racing Direct TCP when asked to.
-func (s *dial) run(ctx context.Context, label nbns.Name) (*Conn, error) {
-	if !s.d.Direct {
-		return s.netbios(ctx, label)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	port := s.d.DirectPort
-	if port == 0 {
-		port = 445
-	}
-	type result struct {
-		c   *Conn
-		err error
-	}
-	direct, nbt := make(chan result, 1), make(chan result, 1)
-	go func() { c, err := s.direct(ctx, port); direct <- result{c, err} }()
-	go func() { c, err := s.netbios(ctx, label); nbt <- result{c, err} }()
-	var first result
-	select {
-	case first = <-direct:
-		if first.err != nil {
-			first = <-nbt // 445 is closed: NetBIOS decides
-			return first.c, first.err
-		}
-		cancel()
-		if r := <-nbt; r.c != nil {
-			r.c.Close()
-		}
-	case first = <-nbt:
-		cancel()
-		r := <-direct
-		if first.err != nil && r.err == nil {
-			return r.c, nil // NetBIOS failed, Direct TCP made it
-		}
-		if r.c != nil {
-			r.c.Close()
-		}
-	}
-	return first.c, first.err
-}
-
-// netbios dials over NetBIOS by the policy.
-func (s *dial) netbios(ctx context.Context, label nbns.Name) (*Conn, error) {
-	switch {
-	case !s.d.CalledName.IsZero():
-		return s.session(ctx, nil, s.d.CalledName)
-	case s.policy == Race:
-		return s.race(ctx, label)
-	case s.policy == PreSP5 || s.policy == SP5:
-		return s.sequential(ctx, label)
-	}
-	return nil, errors.New("nbt: unknown policy " + s.policy.String())
-}
-
 var errIPv6 = errors.New("nbt: NetBIOS over TCP runs over IPv4 only (RFC 1001/1002); use network tcp4")
 
 // splitHostPort splits address into host and port, the port 139 when
