@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -163,9 +164,9 @@ func (e *DialError) Error() string {
 		}
 		b.WriteString(a.String())
 	}
-	if last := e.Attempts[len(e.Attempts)-1]; last.Err == nil || !errors.Is(e.Err, last.Err) {
+	if !slices.ContainsFunc(e.Attempts, func(a Attempt) bool { return a.Err == e.Err }) {
 		b.WriteString("; ")
-		b.WriteString(innermost(e.Err).Error())
+		b.WriteString(innermost(e.Err).Error()) // an error no step has told, as a name table with no <20>
 	}
 	return b.String()
 }

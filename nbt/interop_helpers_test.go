@@ -1,0 +1,636 @@
+//go:build interop
+
+package nbt_test
+
+// Helpers of the interop tests (interop_test.go): the lab's addresses, the
+// test-only processes that run inside the lab's network namespace, nftables
+// rules, an SMB2 NEGOTIATE, and Samba's logs on failure.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netbios-go/netbios/nbns"
+	"github.com/netbios-go/netbios/nbt"
+	"github.com/netbios-go/netbios/nbt/nbttest"
+	"github.com/netbios-go/netbios/session"
+)
+
+// labEnv is the lab that .ci/samba-lab up describes in $NETBIOS_LAB_DIR/env.
+type labEnv struct {
+	NS       string     // network namespace
+	Host     netip.Addr // Samba A: nmbd and smbd, TCP 139 and 445
+	Front    netip.Addr // free for the tests' front (TCP 139, UDP 137)
+	Retarget netip.Addr // Samba B: smbd, TCP 139 (retargets) and 1139
+	Name     string     // Samba A's NetBIOS name
+	Share    string
+	Dir      string // Samba's files and logs
+}
+
+// lab returns the lab, or skips the test when NETBIOS_LAB is not 1.
+func lab(t *testing.T) labEnv {
+	t.Helper()
+	if os.Getenv("NETBIOS_LAB") != "1" {
+		t.Skip("no Samba lab: run `.ci/samba-lab up` as root, then `set -a; . /tmp/nbtlab/env; set +a` before go test -tags interop")
+	}
+	get := func(k string) string {
+		v := os.Getenv(k)
+		if v == "" {
+			t.Fatalf("NETBIOS_LAB=1 but %s is not set; source the lab's env file", k)
+		}
+		return v
+	}
+	addr := func(k string) netip.Addr {
+		a, err := netip.ParseAddr(get(k))
+		if err != nil || !a.Is4() {
+			t.Fatalf("%s=%q is not an IPv4 address", k, os.Getenv(k))
+		}
+		return a
+	}
+	env := labEnv{
+		NS:       get("NETBIOS_LAB_NS"),
+		Host:     addr("NETBIOS_LAB_HOST"),
+		Front:    addr("NETBIOS_LAB_FRONT"),
+		Retarget: addr("NETBIOS_LAB_RETARGET"),
+		Name:     get("NETBIOS_LAB_NAME"),
+		Share:    get("NETBIOS_LAB_SHARE"),
+		Dir:      get("NETBIOS_LAB_DIR"),
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the interop tests need root (ip netns exec, nft, dumpcap)")
+	}
+	return env
+}
+
+func (e labEnv) serverName() nbns.Name { return nbns.MustName(e.Name, nbns.FileServer) }
+
+// logsOnFailure logs the labTail of Samba's logs when t fails: instance "a"
+// (198.18.0.2) or "b" (198.18.0.4).
+func (e labEnv) logsOnFailure(t *testing.T, instances ...string) {
+	t.Helper()
+	start := time.Now()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, inst := range instances {
+			files, _ := filepath.Glob(filepath.Join(e.Dir, inst, "log", "*"))
+			for _, f := range files {
+				fi, err := os.Stat(f)
+				if err != nil || fi.Size() == 0 || fi.ModTime().Before(start.Add(-time.Second)) {
+					continue // not written during this test
+				}
+				t.Logf("labTail of %s:\n%s", f, labTail(f, 40))
+			}
+		}
+	})
+}
+
+// labTail returns the last n lines of a file.
+func labTail(file string, n int) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// labContext is a context for one network step of a test.
+func labContext(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// labRun runs a command with a time bound and returns its combined output. It
+// may run in a Cleanup, after t's context has ended.
+func labRun(d time.Duration, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// ---- nftables ---------------------------------------------------------------
+
+// The lab's veth pair, as .ci/samba-lab names it: labVethHost in the root
+// namespace, labVethNS inside.
+const (
+	labVethHost = "nbtlab0"
+	labVethNS   = "nbtlab1"
+)
+
+// labNFTTable is the tests' table inside the namespace; .ci/samba-lab down
+// deletes it too.
+const labNFTTable = "inet nbtlab"
+
+// filterUDP137 adds an nftables rule inside the namespace that filters UDP
+// datagrams from the veth to addr:137 with verdict ("drop", or "reject with
+// icmp type port-unreachable"), and removes it when t ends.
+func (e labEnv) filterUDP137(t *testing.T, addr netip.Addr, verdict string) {
+	t.Helper()
+	ruleset := fmt.Sprintf(`table %s {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		iifname "%s" ip daddr %s udp dport 137 counter %s
+	}
+}
+`, labNFTTable, labVethNS, addr, verdict)
+	e.deleteTable() // a table left by a killed run would add its rules
+	e.nft(t, ruleset)
+	t.Cleanup(func() {
+		if out, err := labRun(10*time.Second, "ip", "netns", "exec", e.NS, "nft", "delete", "table", labNFTTable); err != nil {
+			t.Errorf("removing the nftables table: %v: %s", err, out)
+		}
+	})
+}
+
+func (e labEnv) deleteTable() {
+	labRun(10*time.Second, "ip", "netns", "exec", e.NS, "nft", "delete", "table", labNFTTable)
+}
+
+func (e labEnv) nft(t *testing.T, ruleset string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", e.NS, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(ruleset)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v: %s\n%s", err, out, ruleset)
+	}
+}
+
+// nftCounter returns the packets the tests' rule has matched.
+func (e labEnv) nftCounter() string {
+	out, err := labRun(10*time.Second, "ip", "netns", "exec", e.NS, "nft", "list", "table", labNFTTable)
+	if err != nil {
+		return "?"
+	}
+	if i := strings.Index(out, "counter "); i >= 0 {
+		rest := out[i+len("counter "):]
+		if j := strings.IndexAny(rest, "\n"); j >= 0 {
+			rest = rest[:j]
+		}
+		return strings.TrimSpace(rest)
+	}
+	return "?"
+}
+
+// ---- processes inside the namespace -------------------------------------------
+
+// labHelperEnv tells the test binary, run again inside the namespace, to serve
+// as a lab helper instead of testing: its value is the role.
+const labHelperEnv = "NETBIOS_LAB_HELPER"
+
+// labHelperLifetime bounds a helper that its parent forgot.
+const labHelperLifetime = 5 * time.Minute
+
+// startHelper runs the test binary inside the lab's namespace as
+// TestLabHelperProcess with the given role, waits until it is listening, and
+// stops it when t ends. It returns the helper's ready line, without its
+// prefix.
+func (e labEnv) startHelper(t *testing.T, role string) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not /proc/self/exe: ip netns exec would resolve that to ip itself.
+	cmd := exec.Command("ip", "netns", "exec", e.NS, exe, "-test.run=^TestLabHelperProcess$", "-test.v")
+	cmd.Env = append(os.Environ(),
+		labHelperEnv+"="+role,
+		"NETBIOS_LAB_HELPER_HOST="+e.Host.String(),
+		"NETBIOS_LAB_HELPER_FRONT="+e.Front.String(),
+	)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	cmd.Stdout = &labReadyWriter{ready: ready}
+	var stderr labLockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the %s helper: %v", role, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		stdin.Close() // the helper exits when its stdin closes
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("the %s helper (pid %d) did not exit 10 s after its stdin closed; killing it", role, cmd.Process.Pid)
+			cmd.Process.Kill()
+			<-exited
+		}
+		if code := cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("the %s helper exited with status %d (a race report is 66)", role, code)
+		}
+		if t.Failed() {
+			t.Logf("%s helper's log:\n%s", role, stderr.String())
+		}
+	})
+	select {
+	case line := <-ready:
+		return line
+	case <-exited:
+		t.Fatalf("the %s helper exited before it was ready: %v\n%s", role, cmd.ProcessState, stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the %s helper was not ready after 15 s\n%s", role, stderr.String())
+	}
+	return ""
+}
+
+// labHelperReady starts the line a helper prints when it is listening.
+const labHelperReady = "LAB HELPER READY "
+
+// labReadyWriter is a helper's stdout: it sends the rest of the first line
+// that starts with labHelperReady to ready.
+type labReadyWriter struct {
+	line  []byte
+	sent  bool
+	ready chan<- string
+}
+
+func (w *labReadyWriter) Write(p []byte) (int, error) {
+	for _, c := range p {
+		if c != '\n' {
+			if len(w.line) < 4096 {
+				w.line = append(w.line, c)
+			}
+			continue
+		}
+		if rest, ok := strings.CutPrefix(string(w.line), labHelperReady); ok && !w.sent {
+			w.ready <- rest // buffered, sent once
+			w.sent = true
+		}
+		w.line = w.line[:0]
+	}
+	return len(p), nil
+}
+
+// labLockedBuffer is a bytes.Buffer safe for concurrent use.
+type labLockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *labLockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *labLockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// labHelper is a lab helper process: what it listens on and what it serves.
+type labHelper struct {
+	log    *os.File
+	mu     sync.Mutex
+	closed bool
+	closer []io.Closer
+	wg     sync.WaitGroup
+}
+
+func (h *labHelper) logf(format string, args ...any) {
+	fmt.Fprintf(h.log, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
+}
+
+// track registers c to be closed at shutdown; it reports false, and closes
+// c, when shutdown has begun.
+func (h *labHelper) track(c io.Closer) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		c.Close()
+		return false
+	}
+	h.closer = append(h.closer, c)
+	return true
+}
+
+func (h *labHelper) shutdown() {
+	h.mu.Lock()
+	h.closed = true
+	cs := h.closer
+	h.closer = nil
+	h.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+	h.wg.Wait()
+}
+
+// labMaxHelperConns bounds what a helper accepts in its lifetime.
+const labMaxHelperConns = 1000
+
+// serveFront is the KB Q251166 host that Samba cannot be made into: on
+// front:139 it refuses *SMBSERVER with 0x82 (83 00 00 01 82, then FIN) and
+// for any other called name replays the session request to host:139 and
+// splices both directions, so that smbd answers it.
+func (h *labHelper) serveFront(front, host netip.Addr) error {
+	ln, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(front, session.Port)))
+	if err != nil {
+		return err
+	}
+	h.track(ln)
+	upstream := netip.AddrPortFrom(host, session.Port)
+	h.wg.Go(func() {
+		for range labMaxHelperConns {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !h.track(c) {
+				return
+			}
+			h.wg.Go(func() { h.frontSession(c, upstream) })
+		}
+		h.logf("front: %d connections served; not accepting more", labMaxHelperConns)
+	})
+	return nil
+}
+
+func (h *labHelper) frontSession(c net.Conn, upstream netip.AddrPort) {
+	defer c.Close()
+	var raw bytes.Buffer
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	req, err := session.ReadRequest(io.TeeReader(c, &raw))
+	c.SetReadDeadline(time.Time{})
+	if err != nil {
+		h.logf("front: %s: bad session request: %v", c.RemoteAddr(), err)
+		return
+	}
+	if req.Called == nbt.SMBServer {
+		h.logf("front: %s: called %s calling %s: refused 0x82", c.RemoteAddr(), req.Called, req.Calling)
+		c.Write([]byte{0x83, 0x00, 0x00, 0x01, 0x82})
+		return
+	}
+	up, err := net.DialTimeout("tcp4", upstream.String(), 5*time.Second)
+	if err != nil {
+		h.logf("front: %s: called %s: dialing smbd: %v", c.RemoteAddr(), req.Called, err)
+		return
+	}
+	if !h.track(up) {
+		return
+	}
+	defer up.Close()
+	h.logf("front: %s: called %s calling %s: replayed to %s", c.RemoteAddr(), req.Called, req.Calling, upstream)
+	if _, err := up.Write(raw.Bytes()); err != nil {
+		h.logf("front: replaying: %v", err)
+		return
+	}
+	done := make(chan struct{}, 2)
+	splice := func(dst, src net.Conn) {
+		io.Copy(dst, src)
+		if tc, ok := dst.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go splice(up, c)
+	go splice(c, up)
+	<-done
+	<-done
+}
+
+// serveUDPRelay listens on listen (UDP) and relays each datagram to target
+// from a socket of its own per client, bound to from:0, and the replies
+// back to the client: node status to the front reaches nmbd.
+func (h *labHelper) serveUDPRelay(listen netip.AddrPort, target netip.AddrPort, from netip.Addr) error {
+	pc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(listen))
+	if err != nil {
+		return err
+	}
+	h.track(pc)
+	h.wg.Go(func() {
+		clients := make(map[netip.AddrPort]*net.UDPConn)
+		buf := make([]byte, 9000)
+		for {
+			n, client, err := pc.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			up, ok := clients[client]
+			if !ok {
+				if len(clients) >= labMaxHelperConns {
+					h.logf("relay: %d clients; dropping %s", labMaxHelperConns, client)
+					continue
+				}
+				up, err = net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(from, 0)), net.UDPAddrFromAddrPort(target))
+				if err != nil {
+					h.logf("relay: %v", err)
+					continue
+				}
+				if !h.track(up) {
+					return
+				}
+				clients[client] = up
+				h.wg.Go(func() {
+					b := make([]byte, 9000)
+					for {
+						up.SetReadDeadline(time.Now().Add(labHelperLifetime))
+						n, err := up.Read(b)
+						if err != nil {
+							if !errors.Is(err, net.ErrClosed) {
+								h.logf("relay: reply for %s: %v", client, err)
+							}
+							return
+						}
+						h.logf("relay: %s -> %s: %d bytes", target, client, n)
+						pc.WriteToUDPAddrPort(b[:n], client)
+					}
+				})
+			}
+			h.logf("relay: %s -> %s: %d bytes", client, target, n)
+			up.Write(buf[:n])
+		}
+	})
+	return nil
+}
+
+// TestLabHelperProcess is not a test: the interop tests run the test binary
+// again inside the lab's namespace with NETBIOS_LAB_HELPER set, and it
+// serves until its stdin closes.
+//
+//   - front: TCP front:139 that refuses *SMBSERVER and splices other names
+//     to host:139, and UDP front:137 relayed to nmbd at host:137;
+//   - names: an nbttest.Server on the namespace's 127.0.0.1, its name
+//     service relayed from UDP front:137 (nmblookup only sends to port 137).
+func TestLabHelperProcess(t *testing.T) {
+	role := os.Getenv(labHelperEnv)
+	if role == "" {
+		t.Skip("a helper process of the interop tests, run by them inside the lab's namespace")
+	}
+	host := netip.MustParseAddr(os.Getenv("NETBIOS_LAB_HELPER_HOST"))
+	front := netip.MustParseAddr(os.Getenv("NETBIOS_LAB_HELPER_FRONT"))
+	h := &labHelper{log: os.Stderr}
+	var ready string
+	switch role {
+	case "front":
+		if err := h.serveFront(front, host); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.serveUDPRelay(netip.AddrPortFrom(front, nbns.Port), netip.AddrPortFrom(host, nbns.Port), front); err != nil {
+			t.Fatal(err)
+		}
+		ready = front.String()
+	case "names":
+		s := nbttest.NewUnstartedServer(nil)
+		s.Names = labNbttestTable
+		s.Statistics.UnitID = labNbttestMAC
+		s.Start()
+		defer s.Close()
+		if err := h.serveUDPRelay(netip.AddrPortFrom(front, nbns.Port), s.NameAddr, s.NameAddr.Addr()); err != nil {
+			t.Fatal(err)
+		}
+		ready = s.NameAddr.String()
+	default:
+		t.Fatalf("unknown helper role %q", role)
+	}
+	fmt.Printf("%s%s\n", labHelperReady, ready)
+	h.logf("%s: serving; pid %d", role, os.Getpid())
+
+	eof := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(eof)
+	}()
+	select {
+	case <-eof:
+	case <-time.After(labHelperLifetime):
+		h.logf("%s: still running after %v; exiting", role, labHelperLifetime)
+	}
+	h.shutdown()
+}
+
+// ---- SMB2 NEGOTIATE ----------------------------------------------------------------
+
+// labSMB2Dialects are the SMB2 dialects allowed over NetBIOS (MS-SMB2 §2.1):
+// 2.0.2, 2.1, 3.0 and 3.0.2; never 3.1.1.
+var labSMB2Dialects = []uint16{0x0202, 0x0210, 0x0300, 0x0302}
+
+// labSMB2NegotiateRequest returns an SMB2 NEGOTIATE request (MS-SMB2 §2.2.3)
+// in a session message frame, which is the Direct-TCP frame.
+func labSMB2NegotiateRequest() []byte {
+	const headerLen, bodyLen = 64, 36
+	b := make([]byte, 4+headerLen+bodyLen+2*len(labSMB2Dialects))
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4)) // type 0x00 and length
+	h := b[4:]
+	copy(h, "\xfeSMB")
+	binary.LittleEndian.PutUint16(h[4:], headerLen) // StructureSize
+	binary.LittleEndian.PutUint16(h[14:], 1)        // CreditRequest; Command 0 is NEGOTIATE
+	body := h[headerLen:]
+	binary.LittleEndian.PutUint16(body[0:], bodyLen)                      // StructureSize
+	binary.LittleEndian.PutUint16(body[2:], uint16(len(labSMB2Dialects))) // DialectCount
+	binary.LittleEndian.PutUint16(body[4:], 1)                            // SecurityMode: signing enabled
+	copy(body[12:28], "netbios-go lab!!")                                 // ClientGuid
+	for i, d := range labSMB2Dialects {
+		binary.LittleEndian.PutUint16(body[bodyLen+2*i:], d)
+	}
+	return b
+}
+
+// labSMB2Negotiate sends a NEGOTIATE on c, reads the response, checks it, and
+// returns the dialect the server chose.
+func labSMB2Negotiate(t *testing.T, c net.Conn) uint16 {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := c.Write(labSMB2NegotiateRequest()); err != nil {
+		t.Fatalf("writing SMB2 NEGOTIATE: %v", err)
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		t.Fatalf("reading the NEGOTIATE response frame: %v", err)
+	}
+	n := int(binary.BigEndian.Uint32(hdr[:]) & 0xFFFFFF)
+	if hdr[0] != 0 || n < 64+65 || n > 1<<17 {
+		t.Fatalf("NEGOTIATE response frame header % x: want type 0x00 and a length of 129..0x1FFFF", hdr)
+	}
+	resp := make([]byte, n)
+	if _, err := io.ReadFull(c, resp); err != nil {
+		t.Fatalf("reading the NEGOTIATE response: %v", err)
+	}
+	le := binary.LittleEndian
+	switch {
+	case string(resp[:4]) != "\xfeSMB":
+		t.Fatalf("not an SMB2 response: % x", resp[:4])
+	case le.Uint16(resp[4:]) != 64:
+		t.Fatalf("SMB2 header StructureSize %d, want 64", le.Uint16(resp[4:]))
+	case le.Uint32(resp[8:]) != 0:
+		t.Fatalf("NEGOTIATE status 0x%08X, want STATUS_SUCCESS", le.Uint32(resp[8:]))
+	case le.Uint16(resp[12:]) != 0:
+		t.Fatalf("response to command %d, want 0 (NEGOTIATE)", le.Uint16(resp[12:]))
+	case le.Uint32(resp[16:])&1 == 0:
+		t.Fatalf("SMB2_FLAGS_SERVER_TO_REDIR not set: flags 0x%08X", le.Uint32(resp[16:]))
+	case le.Uint16(resp[64:]) != 65:
+		t.Fatalf("NEGOTIATE response StructureSize %d, want 65", le.Uint16(resp[64:]))
+	}
+	d := le.Uint16(resp[64+4:])
+	for _, want := range labSMB2Dialects {
+		if d == want {
+			return d
+		}
+	}
+	t.Fatalf("the server chose dialect 0x%04X, which we did not offer", d)
+	return 0
+}
+
+// ---- checks on dial results --------------------------------------------------
+
+// labStep is an attempt reduced to what the interop tests compare: the
+// step, the name, the address and how it ended.
+type labStep struct {
+	Step nbt.Step
+	Name string
+	Addr string
+	End  string // "ok", a session error code as "0x82", "retarget ADDR", or "error"
+}
+
+func labSteps(as []nbt.Attempt) []labStep {
+	var out []labStep
+	for _, a := range as {
+		s := labStep{Step: a.Step, Name: a.Name.String(), Addr: a.Addr.String(), End: "ok"}
+		var code session.ErrorCode
+		var re *session.RetargetError
+		switch {
+		case a.Err == nil:
+		case errors.As(a.Err, &re):
+			s.End = "retarget " + re.Addr.String()
+		case errors.As(a.Err, &code):
+			s.End = fmt.Sprintf("0x%02X", uint8(code))
+		default:
+			s.End = "error"
+		}
+		out = append(out, s)
+	}
+	return out
+}
