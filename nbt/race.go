@@ -96,6 +96,7 @@ func (s *dial) race(ctx context.Context, label nbns.Name) (*Conn, error) {
 	}()
 	var tried []nbns.Name
 	inFlight := 0    // session requests sent and not answered
+	reached := false // a connection has come up: the host is reachable
 	stopped := false // a refusal said to stop: start nothing new
 	var sessErr, nameErr error
 	// next returns the name an idle connection should ask for now: the
@@ -150,11 +151,12 @@ func (s *dial) race(ctx context.Context, label nbns.Name) (*Conn, error) {
 				if sessErr == nil {
 					sessErr = e.err
 				}
-				if connects == 0 && len(idle) == 0 && inFlight == 0 {
+				if !reached && connects == 0 && len(idle) == 0 && inFlight == 0 {
 					return nil, e.err // TCP does not reach the host
 				}
 				continue
 			}
+			reached = true
 			idle = append(idle, e.nc)
 		case statusDone:
 			running--
