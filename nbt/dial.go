@@ -222,6 +222,7 @@ func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Con
 	sd := session.Dialer{
 		NetDialer:   s.d.NetDialer,
 		MaxConnects: s.d.MaxConnects,
+		Timeout:     -1, // the dial's context carries the Dialer's bound
 		Config:      s.d.Config,
 		Trace: &session.Trace{
 			ConnectStart: func(addr netip.AddrPort) {

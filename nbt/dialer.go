@@ -114,8 +114,10 @@ type Dialer struct {
 	// with suffix <00>, as Windows sends.
 	CallingName nbns.Name
 
-	// Timeout bounds the whole dial. Zero means no bound but the
-	// context's; the earlier of the two applies.
+	// Timeout bounds the whole dial, with the context's deadline: the
+	// earlier applies. Zero means DefaultTimeout, so that no step waits
+	// forever on a host that accepts TCP and never answers; negative means
+	// no bound but the context's.
 	Timeout time.Duration
 
 	// NameService sends node status queries. Nil means a zero
@@ -157,6 +159,16 @@ type Dialer struct {
 
 	// DirectPort is the Direct TCP port. Zero means 445.
 	DirectPort uint16
+}
+
+// DefaultTimeout bounds a dial when Dialer.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+func (d *Dialer) timeout() time.Duration {
+	if d.Timeout == 0 {
+		return DefaultTimeout
+	}
+	return d.Timeout
 }
 
 func (d *Dialer) nameCache() *NameCache {
@@ -213,9 +225,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	default:
 		return nil, opErr(nil, net.UnknownNetworkError(network))
 	}
-	if d.Timeout > 0 {
+	if t := d.timeout(); t > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
 	host, port, err := splitHostPort(address)

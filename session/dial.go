@@ -19,6 +19,9 @@ const SSNRetryCount = 4
 // a session request; a server that sends more is not answering.
 const maxKeepAlives = 16
 
+// DefaultTimeout bounds a Dialer's dial when Dialer.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
 // A ContextDialer dials network connections; *net.Dialer and
 // golang.org/x/net/proxy's dialers are ContextDialers.
 type ContextDialer interface {
@@ -56,6 +59,12 @@ type Dialer struct {
 	// negative value means one: a retarget is returned as an error.
 	MaxConnects int
 
+	// Timeout bounds a whole dial or handshake, with the context's
+	// deadline: the earlier applies. Zero means DefaultTimeout, so that a
+	// server that accepts TCP and never answers cannot hold a dial
+	// forever; negative means no bound but the context's.
+	Timeout time.Duration
+
 	// Config configures the conns the Dialer returns. Nil means the
 	// defaults.
 	Config *Config
@@ -87,13 +96,27 @@ func (d *Dialer) netDialer() ContextDialer {
 // the server named; when that connect fails, it goes back to the original
 // address. It stops after MaxConnects connects in all.
 //
-// The context bounds the whole dial; once Dial returns a conn, the context
+// The context and Timeout bound the whole dial; once Dial returns a conn, the context
 // no longer affects it. Errors are *[net.OpError] values with Op "dial",
 // wrapping a *[NegativeResponseError] for a refusal (so that errors.Is finds
 // its [ErrorCode]), a *[RetargetLimitError] when the retargets did not end,
 // the context's error, or the I/O error of the step that failed.
 func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort, req Request) (*Conn, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	return d.dial(ctx, nil, addr, req)
+}
+
+// bound applies the Dialer's Timeout to ctx.
+func (d *Dialer) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	t := d.Timeout
+	if t == 0 {
+		t = DefaultTimeout
+	}
+	if t < 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, t)
 }
 
 // dial runs the call loop of RFC 1002 §5.2.1.1 from addr; nc, when not
@@ -162,9 +185,11 @@ func (d *Dialer) connect(ctx context.Context, addr netip.AddrPort) (net.Conn, er
 // the exact length its type has, so no more than 10 bytes are ever
 // buffered.
 //
-// The context bounds the handshake; after DialConn returns, it no longer
+// The context and Timeout bound the handshake; after DialConn returns, they no longer
 // affects the conn.
 func (d *Dialer) DialConn(ctx context.Context, nc net.Conn, req Request) (*Conn, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		if addr := ta.AddrPort(); addr.Addr().Unmap().Is4() {
 			return d.dial(ctx, nc, netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()), req)
