@@ -86,11 +86,11 @@ func FuzzConnRead(f *testing.F) {
 	f.Add(cat(ka, msg("x"), []byte{0x85, 0}), []byte{2}, []byte{0, 1})
 	f.Add(cat(msg("abc"), []byte{0x82, 0, 0, 0}, msg("never")), []byte{255}, []byte{3})
 	f.Add(cat([]byte{0, 0xFF, 0xFF, 0xFF}, []byte("a lying 24-bit length")), []byte{5}, []byte{200})
-	f.Add(cat([]byte{0, 1, 0, 0}, bytes.Repeat([]byte{'E'}, 0x10000)), []byte{255, 17}, []byte{255})
+	f.Add(cat([]byte{0, 1, 0, 0}, bytes.Repeat([]byte{'E'}, 100)), []byte{255, 17}, []byte{255}) // E bit, cut short
 	f.Add(cat(msg("split"), []byte{0x85, 0, 0, 1}), []byte{0}, []byte{0})
 	f.Fuzz(func(t *testing.T, stream, sizes, bufSizes []byte) {
-		if len(stream) > 1<<17 {
-			return
+		if len(stream) > 8<<10 {
+			return // long streams add nothing but time; the property tests send 64 KiB messages
 		}
 		wantT, wantP, wantEnd := reference(stream)
 		newConn := func() *Conn {
