@@ -60,19 +60,22 @@ var (
 	sessName = step{nbt.StepSession, "NBTTEST<20>", 0}
 )
 
+// policyCase is one row of TestPolicies.
+type policyCase struct {
+	name      string
+	handler   nbttest.Handler
+	ns        nbttest.NameServiceMode
+	names     []nbns.NodeName
+	policy    nbt.Policy
+	wantSteps []step
+	wantErr   []error // each must match with errors.Is
+	wantText  []string
+}
+
 // TestPolicies runs each KB Q251166 case with each policy.
 func TestPolicies(t *testing.T) {
 	refuseSMB := nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbttest.SMBServer)
-	tests := []struct {
-		name      string
-		handler   nbttest.Handler
-		ns        nbttest.NameServiceMode
-		names     []nbns.NodeName
-		policy    nbt.Policy
-		wantSteps []step
-		wantErr   []error // each must match with errors.Is
-		wantText  []string
-	}{
+	tests := []policyCase{
 		{name: "accepts *SMBSERVER/PreSP5", policy: nbt.PreSP5, wantSteps: []step{sessSMB}},
 		{name: "accepts *SMBSERVER/SP5", policy: nbt.SP5, wantSteps: []step{status, sessName}},
 		{name: "refuses *SMBSERVER/PreSP5", handler: refuseSMB, policy: nbt.PreSP5, wantSteps: []step{refSMB, status, sessName}},
@@ -116,31 +119,13 @@ func TestPolicies(t *testing.T) {
 	}
 	// Codes that do not mean "try another name" stop the dial.
 	for _, code := range []session.ErrorCode{0x81, 0x83, 0x8F, 0x8A} {
-		tests = append(tests, struct {
-			name      string
-			handler   nbttest.Handler
-			ns        nbttest.NameServiceMode
-			names     []nbns.NodeName
-			policy    nbt.Policy
-			wantSteps []step
-			wantErr   []error
-			wantText  []string
-		}{
+		tests = append(tests, policyCase{
 			name:      "refuses *SMBSERVER with " + code.GoString() + "/PreSP5 stops",
 			handler:   nbttest.RefuseNames(code, nbttest.SMBServer, nbttestName),
 			policy:    nbt.PreSP5,
 			wantSteps: []step{{nbt.StepSession, "*SMBSERVER<20>", code}},
 			wantErr:   []error{code},
-		}, struct {
-			name      string
-			handler   nbttest.Handler
-			ns        nbttest.NameServiceMode
-			names     []nbns.NodeName
-			policy    nbt.Policy
-			wantSteps []step
-			wantErr   []error
-			wantText  []string
-		}{
+		}, policyCase{
 			name:      "refuses the name with " + code.GoString() + "/SP5",
 			handler:   nbttest.RefuseNames(code, nbttestName),
 			policy:    nbt.SP5,
