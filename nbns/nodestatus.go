@@ -465,6 +465,7 @@ type NoServerNameError struct {
 
 var _ error = (*NoServerNameError)(nil)
 
+// Error lists the names the host registered.
 func (e *NoServerNameError) Error() string {
 	if len(e.Names) == 0 {
 		return "nbns: node status reply lists no names"

@@ -365,6 +365,7 @@ type RetargetLimitError struct {
 	Chain []netip.AddrPort // the address of each connect, in order
 }
 
+// Error lists the chain of addresses.
 func (e *RetargetLimitError) Error() string {
 	var b strings.Builder
 	b.WriteString("session: retargets did not end after ")

@@ -123,6 +123,7 @@ type ParseError struct {
 
 var _ error = (*ParseError)(nil)
 
+// Error names the field, its offset and the cause.
 func (e *ParseError) Error() string {
 	return "session: parsing " + e.Field + " at offset " + strconv.Itoa(e.Offset) + ": " + e.Err.Error()
 }
