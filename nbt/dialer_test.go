@@ -767,3 +767,46 @@ func TestRaceBothAccepted(t *testing.T) {
 	}
 	echo(t, c)
 }
+
+// failAfter is a dialer whose connects succeed n times, then fail; past
+// 100 failures it calls stop, to end a dial that does not end by itself.
+type failAfter struct {
+	mu   sync.Mutex
+	n    int
+	stop func()
+	nd   net.Dialer
+}
+
+func (f *failAfter) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	f.mu.Lock()
+	ok := f.n > 0
+	f.n--
+	if f.n < -100 {
+		f.stop()
+	}
+	f.mu.Unlock()
+	if !ok {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("connection refused by the test")}
+	}
+	return f.nd.DialContext(ctx, network, address)
+}
+
+// TestRaceHostStopsAccepting: a host reached once that then refuses every
+// connection ends the race after a bounded number of connects, not at the
+// deadline.
+func TestRaceHostStopsAccepting(t *testing.T) {
+	s := nbttest.NewServer(nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbttest.SMBServer, nbttestName))
+	defer s.Close()
+	d := s.Dialer()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	fa := &failAfter{n: 1, stop: cancel}
+	d.NetDialer = fa
+	_, err := d.DialContext(ctx, "tcp", s.Addr.String())
+	if fa.n < -10 {
+		t.Fatalf("%d connects refused: the race did not stop", -fa.n)
+	}
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want the refused connects, before the deadline", err)
+	}
+}

@@ -25,6 +25,10 @@ type (
 	}
 )
 
+// maxConnectFailures bounds the failed connects of one race, so that a
+// host that was reached and then refuses connections ends the race.
+const maxConnectFailures = 3
+
 // race dials the way the Race policy says: node status and two TCP
 // connections at once; the first connection up asks for the server's name
 // if it is known by then, else for the best fallback (the host name's
@@ -97,6 +101,7 @@ func (s *dial) race(ctx context.Context, label nbns.Name) (*Conn, error) {
 	var tried []nbns.Name
 	inFlight := 0    // session requests sent and not answered
 	reached := false // a connection has come up: the host is reachable
+	failures := 0    // connects that failed
 	stopped := false // a refusal said to stop: start nothing new
 	var sessErr, nameErr error
 	// next returns the name an idle connection should ask for now: the
@@ -135,6 +140,9 @@ func (s *dial) race(ctx context.Context, label nbns.Name) (*Conn, error) {
 				return sessionDone{name, c, err}
 			})
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err // start nothing more: the caller gave up
+		}
 		if inFlight == 0 && connects == 0 && len(idle) == 0 && !stopped {
 			if _, ok := next(); ok || statusPending {
 				connect() // a name is left, or may come, and no connection is
@@ -148,11 +156,12 @@ func (s *dial) race(ctx context.Context, label nbns.Name) (*Conn, error) {
 			running--
 			connects--
 			if e.err != nil {
+				failures++
 				if sessErr == nil {
 					sessErr = e.err
 				}
-				if !reached && connects == 0 && len(idle) == 0 && inFlight == 0 {
-					return nil, e.err // TCP does not reach the host
+				if (!reached || failures >= maxConnectFailures) && connects == 0 && len(idle) == 0 && inFlight == 0 {
+					return nil, e.err // TCP does not reach the host, or no longer does
 				}
 				continue
 			}
