@@ -157,7 +157,7 @@ func (c *Client) NodeStatusName(ctx context.Context, target netip.AddrPort, name
 	start := time.Now()
 	for range attempts {
 		if _, err := nc.Write(req); err != nil {
-			return nil, opErr(c.mapErr(ctx, err))
+			return nil, opErr(mapErr(ctx, err))
 		}
 		if err := nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 			return nil, opErr(err)
@@ -171,7 +171,7 @@ func (c *Client) NodeStatusName(ctx context.Context, target netip.AddrPort, name
 				if isTimeout(err) && ctx.Err() == nil {
 					break // next attempt
 				}
-				return nil, opErr(c.mapErr(ctx, err))
+				return nil, opErr(mapErr(ctx, err))
 			}
 			if r.UnmarshalBinary(buf[:n]) == nil && r.Header.ID == q.ID {
 				return r, nil
@@ -193,7 +193,7 @@ var (
 // mapErr turns an I/O error into what the caller should see: ctx.Err()
 // when the context ended (the deadline error was ours), a refusal for
 // ECONNREFUSED.
-func (c *Client) mapErr(ctx context.Context, err error) error {
+func mapErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

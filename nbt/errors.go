@@ -99,7 +99,7 @@ func (a Attempt) explain() string {
 	case isRetarget:
 		return "retarget to " + re.Addr.String()
 	case step == StepNodeStatus && errors.Is(err, nbns.ErrNoResponse):
-		return "no answer from " + udp + " (NetBIOS name service) after " + durationIn(err) +
+		return "no answer from " + udp + " (NetBIOS name service) in " + a.Duration.Round(time.Millisecond).String() +
 			": the port is filtered by a firewall that drops, the host is down, or it runs no name service"
 	case step == StepNodeStatus && errors.Is(err, context.DeadlineExceeded):
 		return "no answer from " + udp + " (NetBIOS name service) before the dial's deadline: " +
@@ -109,16 +109,6 @@ func (a Attempt) explain() string {
 			"so nothing listens there or a firewall rejects it"
 	}
 	return innermost(err).Error()
-}
-
-// durationIn pulls the "after N attempts in T" part out of a no-response
-// error, whose text the nbns package words.
-func durationIn(err error) string {
-	s := innermost(err).Error()
-	if i := strings.Index(s, "after "); i >= 0 {
-		return s[i+len("after "):]
-	}
-	return "every attempt"
 }
 
 // innermost strips *net.OpError layers, which repeat the address.

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/netbios-go/netbios/session"
 )
 
 // A Relay adds network latency in front of a host: it forwards TCP
@@ -17,7 +19,7 @@ import (
 // which needs root and a kernel module.
 //
 // A userspace relay cannot delay the TCP handshake: the kernel completes it
-// before the relay sees the connection. The ContextDialer returned by
+// before the relay sees the connection. The dialer returned by
 // [Relay.Dialer] adds that round trip to each connect, so that a dial
 // through it costs what it would on a real link.
 type Relay struct {
@@ -93,14 +95,8 @@ func (r *Relay) RTT() time.Duration { return 2 * r.Delay }
 
 // Dialer returns a dialer for TCP connections through the relay that takes
 // one round trip to connect, as the TCP handshake does on a real link.
-func (r *Relay) Dialer() ContextDialer {
+func (r *Relay) Dialer() session.ContextDialer {
 	return handshakeDialer{r.RTT()}
-}
-
-// ContextDialer is the dialer interface of golang.org/x/net/proxy and
-// session.ContextDialer.
-type ContextDialer interface {
-	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 type handshakeDialer struct{ rtt time.Duration }
