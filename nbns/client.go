@@ -63,10 +63,20 @@ type Client struct {
 	// §5.2), a dotted string. Empty, the usual case, means none.
 	Scope string
 
-	// Dialer dials the UDP socket. Nil means a zero net.Dialer. The socket
-	// is connected to the target, so that the kernel drops datagrams from
-	// any other address or port and reports an ICMP port unreachable.
-	Dialer *net.Dialer
+	// Dialer dials the UDP socket, with network "udp4". Nil means a zero
+	// *net.Dialer. The socket is connected to the target, so that the
+	// kernel drops datagrams from any other address or port and reports an
+	// ICMP port unreachable. Another ContextDialer (an in-memory network
+	// in a test, say) must return a conn with the same semantics: each
+	// Write sends one datagram, each Read returns one, and a refusal is a
+	// Read error that wraps syscall.ECONNREFUSED.
+	Dialer ContextDialer
+}
+
+// A ContextDialer dials network connections. *net.Dialer is one, and so
+// are golang.org/x/net/proxy's dialers.
+type ContextDialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 func (c *Client) timeout() time.Duration {
@@ -86,7 +96,7 @@ func (c *Client) attempts() int {
 	return c.Attempts
 }
 
-func (c *Client) dialer() *net.Dialer {
+func (c *Client) dialer() ContextDialer {
 	if c == nil || c.Dialer == nil {
 		return &net.Dialer{}
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/netbios-go/netbios/nbns"
 )
 
 // SSNRetryCount is SSN_RETRY_COUNT, "the maximum number TCP connection
@@ -23,10 +25,9 @@ const maxKeepAlives = 16
 const DefaultTimeout = 30 * time.Second
 
 // A ContextDialer dials network connections; *net.Dialer and
-// golang.org/x/net/proxy's dialers are ContextDialers.
-type ContextDialer interface {
-	DialContext(ctx context.Context, network, address string) (net.Conn, error)
-}
+// golang.org/x/net/proxy's dialers are ContextDialers. It is the
+// name service's [nbns.ContextDialer], so that one dialer serves both.
+type ContextDialer = nbns.ContextDialer
 
 // Trace holds hooks that a [Dialer] calls at each step of a dial. Any hook
 // may be nil. Hooks run on the dialing goroutine, in order.
