@@ -22,16 +22,34 @@ type dial struct {
 	trace   *ClientTrace
 	calling nbns.Name
 	cache   *NameCache
+	caller  context.Context // the caller's context, with the Dialer's Timeout
 
 	mu       sync.Mutex
 	attempts []Attempt
 	table    *nbns.NodeStatusResponse
 }
 
-func (s *dial) record(a Attempt) {
+// record adds attempts to the dial's list. Every step of a dial is
+// recorded here, by the function that ran it, with the error it returned.
+func (s *dial) record(a ...Attempt) {
 	s.mu.Lock()
-	s.attempts = append(s.attempts, a)
+	s.attempts = append(s.attempts, a...)
 	s.mu.Unlock()
+}
+
+// stepErr is the error a step ended with as the dial reports it: the
+// caller's context's error when that context ended, ErrAbandoned when the
+// dial cancelled the step itself, else err.
+func (s *dial) stepErr(ctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case s.caller.Err() != nil:
+		return s.caller.Err()
+	case ctx.Err() != nil:
+		return ErrAbandoned
+	}
+	return err
 }
 
 // result wraps up the dial: the conn with what the dial learned, or a
@@ -84,10 +102,12 @@ func (s *dial) run(ctx context.Context, label nbns.Name) (*Conn, error) {
 			r.c.Close()
 		}
 	case first = <-nbt:
-		cancel()
-		r := <-direct
+		if first.err == nil {
+			cancel()
+		}
+		r := <-direct // when NetBIOS failed, Direct TCP may still make it
 		if first.err != nil && r.err == nil {
-			return r.c, nil // NetBIOS failed, Direct TCP made it
+			return r.c, nil
 		}
 		if r.c != nil {
 			r.c.Close()
@@ -96,60 +116,112 @@ func (s *dial) run(ctx context.Context, label nbns.Name) (*Conn, error) {
 	return first.c, first.err
 }
 
-// netbios dials over NetBIOS by the policy.
+// netbios dials over NetBIOS: it runs the dial's plan, carrying out its
+// actions, each I/O step on a goroutine of its own, and feeding it as
+// events the steps' ends, its timer and the end of ctx. It owns every
+// connection until the plan picks the winner, and before it returns it
+// abandons the steps still running, waits for each, and closes what they
+// opened.
 func (s *dial) netbios(ctx context.Context, label nbns.Name) (*Conn, error) {
-	switch {
-	case !s.d.CalledName.IsZero():
-		return s.session(ctx, nil, s.d.CalledName)
-	case s.policy == Race:
-		return s.race(ctx, label)
-	case s.policy == PreSP5 || s.policy == SP5:
-		return s.sequential(ctx, label)
-	}
-	return nil, errors.New("nbt: unknown policy " + s.policy.String())
-}
+	cached, _ := s.cached()
+	p := newPlan(s.policy, s.d.CalledName, cached, label)
+	steps, abandon := context.WithCancel(ctx)
+	defer abandon()
 
-// sequential tries the called names in the order of PreSP5 or SP5, one
-// step at a time: a cached name, the host name's first label, *SMBSERVER
-// for PreSP5, then node status and the server name.
-func (s *dial) sequential(ctx context.Context, label nbns.Name) (*Conn, error) {
-	var names []nbns.Name
-	if name, ok := s.cached(); ok {
-		names = append(names, name)
+	// A step's outcome: the event for the plan, and what the step opened.
+	type outcome struct {
+		ev event
+		nc net.Conn // a connection that is up (doConnect)
+		c  *Conn    // a session (doSession)
 	}
-	if !label.IsZero() {
-		names = append(names, label)
+	outcomes := make(chan outcome)
+	running := 0
+	spawn := func(f func() outcome) {
+		running++
+		go func() { outcomes <- f() }()
 	}
-	if s.policy == PreSP5 {
-		names = append(names, SMBServer)
-	}
-	var last error
-	var tried []nbns.Name
-	for _, name := range names {
-		if slices.Contains(tried, name) {
-			continue
+	conns := make(map[int]net.Conn) // up, and not handed to a session
+	var won *Conn
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer func() {
+		timer.Stop()
+		abandon()
+		for ; running > 0; running-- {
+			o := <-outcomes
+			if o.nc != nil {
+				o.nc.Close()
+			}
+			if o.c != nil && o.c != won {
+				o.c.Close()
+			}
 		}
-		tried = append(tried, name)
-		c, err := s.session(ctx, nil, name)
-		if err == nil || !tryNext(err) {
-			return c, err
+		for _, nc := range conns {
+			nc.Close()
 		}
-		last = err
+	}()
+
+	acts := p.start(time.Now())
+	for {
+		for _, a := range acts {
+			switch a := a.(type) {
+			case doConnect:
+				spawn(func() outcome {
+					start := time.Now()
+					nc, err := s.connect(steps, s.addr, StepSession, nbns.Name{})
+					return outcome{ev: connectDone{conn: a.conn, took: time.Since(start), err: err}, nc: nc}
+				})
+			case doQuery:
+				spawn(func() outcome {
+					name, err := s.nodeStatus(steps)
+					return outcome{ev: statusDone{name: name, err: err}}
+				})
+			case doSession:
+				nc := conns[a.conn]
+				delete(conns, a.conn)
+				spawn(func() outcome {
+					c, err := s.session(steps, nc, a.name)
+					return outcome{ev: sessionDone{conn: a.conn, err: err}, c: c}
+				})
+			case doClose:
+				conns[a.conn].Close()
+				delete(conns, a.conn)
+			case doWake:
+				timer.Reset(time.Until(a.at))
+			}
+		}
+		if p.over {
+			break
+		}
+		var ev event
+		select {
+		case o := <-outcomes:
+			running--
+			ev = o.ev
+			switch e := ev.(type) {
+			case connectDone:
+				if e.err == nil {
+					conns[e.conn] = o.nc
+				}
+			case sessionDone:
+				if e.err == nil {
+					won = o.c
+				}
+			}
+			if err := s.caller.Err(); err != nil {
+				ev = cancelled{err} // the step ended because the caller gave up
+			}
+		case <-timer.C:
+			ev = wake{}
+		case <-ctx.Done():
+			ev = cancelled{s.stepErr(ctx, ctx.Err())}
+		}
+		acts = p.handle(ev, time.Now())
 	}
-	name, err := s.nodeStatus(ctx)
-	if err != nil {
+	if err := p.err(); err != nil {
 		return nil, err
 	}
-	if slices.Contains(tried, name) {
-		return nil, last // the host refused its own name already
-	}
-	return s.session(ctx, nil, name)
-}
-
-// tryNext reports whether a refusal means "try another called name"
-// (RFC 1002 §5.2.1.1; 0x80 as jcifs treats it).
-func tryNext(err error) bool {
-	return errors.Is(err, session.ErrCalledNameNotPresent) || errors.Is(err, session.ErrNotListeningOnCalledName)
+	return won, nil
 }
 
 // nodeStatus asks the host for its name table and returns its server name.
@@ -166,6 +238,7 @@ func (s *dial) nodeStatus(ctx context.Context) (nbns.Name, error) {
 	start := time.Now()
 	r, err := s.d.NameService.NodeStatus(ctx, target)
 	elapsed := time.Since(start)
+	err = s.stepErr(ctx, err)
 	if t := s.trace; t != nil && t.NodeStatusDone != nil {
 		t.NodeStatusDone(NodeStatusDoneInfo{Addr: target, Response: r, Err: err, Duration: elapsed})
 	}
@@ -193,32 +266,30 @@ func (s *dial) connect(ctx context.Context, addr netip.AddrPort, step Step, name
 	}
 	nc, err := nd.DialContext(ctx, "tcp4", addr.String())
 	if err != nil {
-		err = innermost(err)
+		err = s.stepErr(ctx, innermost(err))
 	}
 	if t != nil && t.ConnectDone != nil {
 		t.ConnectDone("tcp4", addr.String(), err)
 	}
 	if err != nil {
-		s.record(Attempt{Step: step, Addr: addr, Name: name, Err: ctxErr(ctx, err), Duration: time.Since(start)})
+		s.record(Attempt{Step: step, Addr: addr, Name: name, Err: err, Duration: time.Since(start)})
 	}
 	return nc, err
 }
 
-// ctxErr returns the context's error in place of the error it caused.
-func ctxErr(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return err
-}
-
-// session requests a session with called, following retargets, on nc when
-// it is not nil, else on a new connection. It remembers in the cache the
-// name the host accepted, and forgets one the host refused.
+// session requests a session with called on nc, a connection to the
+// dial's address, following retargets. It records an attempt for each
+// connection the request went to, the last with the error it returns. It
+// remembers in the cache the name the host accepted, and forgets one the
+// host refused.
 func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Conn, error) {
 	req := session.Request{Called: called, Calling: s.calling}
 	start := time.Now()
 	t := s.trace
+	var hops []Attempt // one for each connection, the last one's error to be settled
+	hop := func(addr netip.AddrPort, err error) {
+		hops = append(hops, Attempt{Step: StepSession, Addr: addr, Name: called, Err: s.stepErr(ctx, err), Duration: time.Since(start)})
+	}
 	sd := session.Dialer{
 		NetDialer:   s.d.NetDialer,
 		MaxConnects: s.d.MaxConnects,
@@ -236,7 +307,7 @@ func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Con
 					t.ConnectDone("tcp4", addr.String(), err)
 				}
 				if err != nil {
-					s.record(Attempt{Step: StepSession, Addr: addr, Name: called, Err: err, Duration: time.Since(start)})
+					hop(addr, err)
 				}
 			},
 			RequestSent: func(addr netip.AddrPort, req session.Request, err error) {
@@ -244,7 +315,7 @@ func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Con
 					t.SessionRequest(SessionRequestInfo{Addr: addr, Request: req, Err: err})
 				}
 				if err != nil {
-					s.record(Attempt{Step: StepSession, Addr: addr, Name: called, Err: err, Duration: time.Since(start)})
+					hop(addr, err)
 				}
 			},
 			ResponseReceived: func(addr netip.AddrPort, resp session.Response, err error) {
@@ -254,19 +325,23 @@ func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Con
 				if err == nil {
 					err = resp.Err(called)
 				}
-				s.record(Attempt{Step: StepSession, Addr: addr, Name: called, Err: err, Duration: time.Since(start)})
+				hop(addr, err)
 			},
 		},
 	}
-	var sc *session.Conn
-	var err error
-	if nc == nil {
-		sc, err = sd.Dial(ctx, s.addr, req)
-	} else {
-		sc, err = sd.DialConn(ctx, nc, req)
-	}
+	sc, err := sd.DialWithConn(ctx, nc, s.addr, req)
 	if err != nil {
-		err = innermost(err)
+		err = s.stepErr(ctx, innermost(err))
+		var limit *session.RetargetLimitError
+		switch {
+		case len(hops) == 0:
+			hop(s.addr, err)
+		case !errors.As(err, &limit): // the last connection's answer was not followed
+			hops[len(hops)-1].Err = err // the error returned, so that DialError finds it
+		}
+	}
+	s.record(hops...)
+	if err != nil {
 		if tryNext(err) {
 			s.cache.forget(s.addr, called)
 		}

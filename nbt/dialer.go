@@ -241,7 +241,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	addr := netip.AddrPortFrom(ip, port)
 	s := &dial{
 		d: d, policy: policy, addr: addr, trace: ContextClientTrace(ctx), calling: d.calling(),
-		cache: d.nameCache(),
+		cache: d.nameCache(), caller: ctx,
 	}
 	c, err := s.result(s.run(ctx, label))
 	if err != nil {

@@ -739,35 +739,6 @@ func TestRaceLeavesNothing(t *testing.T) {
 	}
 }
 
-// TestRaceBothAccepted holds the answers to *SMBSERVER and to the server's
-// name until both requests are in, then accepts both: one session wins and
-// the other, though positive, must be closed, not leaked.
-func TestRaceBothAccepted(t *testing.T) {
-	arrived := make(chan struct{}, 2)
-	release := make(chan struct{})
-	s := nbttest.NewServer(nbttest.HandlerFunc(func(session.Request) nbttest.Response {
-		arrived <- struct{}{}
-		<-release
-		return nbttest.Response{}
-	}))
-	defer s.Close()
-	checkNoLeaks(t)
-	go func() {
-		<-arrived
-		<-arrived
-		close(release)
-	}()
-	c, err := s.Dialer().Dial("tcp", s.Addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if n := len(s.Requests()); n != 2 {
-		t.Errorf("server saw %d session requests, want 2: *SMBSERVER and the server's name", n)
-	}
-	echo(t, c)
-}
-
 // failAfter is a dialer whose connects succeed n times, then fail; past
 // 100 failures it calls stop, to end a dial that does not end by itself.
 type failAfter struct {

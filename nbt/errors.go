@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,6 +100,8 @@ func (a Attempt) explain() string {
 	case step == StepNodeStatus && errors.Is(err, nbns.ErrNoResponse):
 		return "no answer from " + udp + " (NetBIOS name service) in " + a.Duration.Round(time.Millisecond).String() +
 			": the port is filtered by a firewall that drops, the host is down, or it runs no name service"
+	case err == ErrAbandoned:
+		return "abandoned: the dial no longer needed it"
 	case step == StepNodeStatus && errors.Is(err, context.DeadlineExceeded):
 		return "no answer from " + udp + " (NetBIOS name service) before the dial's deadline: " +
 			"the port is filtered by a firewall that drops, the host is down, or it runs no name service"
@@ -126,46 +127,60 @@ func innermost(err error) error {
 // that ended it. errors.Is and errors.As see every step's error, so that
 // errors.Is(err, session.ErrCalledNameNotPresent) and
 // errors.Is(err, nbns.ErrNoResponse) work through the *net.OpError that
-// wraps a DialError.
+// wraps a DialError; steps the dial abandoned are not among them, so that
+// only the caller's own cancellation or deadline is the context's error.
 type DialError struct {
 	Policy   Policy
-	Attempts []Attempt
-	Err      error // the error that ended the dial
+	Attempts []Attempt // in the order they ended
+	Err      error     // the error that ended the dial
 }
 
 var _ error = (*DialError)(nil)
 
+// ErrAbandoned is the error of a step that the dial cancelled itself,
+// because another step had decided the outcome: the node status query of a
+// dial whose session is up, say. It is listed in Attempts, and not
+// returned by DialError.Unwrap.
+var ErrAbandoned = errors.New("nbt: abandoned: the dial no longer needed this step")
+
 var errNoCandidate = errors.New("nbt: no called name left to try")
 
-// Error names the step that ended the dial and lists all steps:
-// `session "*SMBSERVER<20>" at 198.18.0.2:139: called name not present
-// (0x82); node status at 198.18.0.2:137: no answer from UDP 137 ...`.
+// Error names first the step that decided the outcome, then the others in
+// the order they ended: `Race: node status at 198.18.0.2:137: no answer
+// from UDP 137 ...; other steps: session "*SMBSERVER<20>" at
+// 198.18.0.2:139: called name not present (0x82) (2ms)`.
 func (e *DialError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Policy.String())
 	b.WriteString(": ")
-	if len(e.Attempts) == 0 {
-		b.WriteString(innermost(e.Err).Error())
-		return b.String()
-	}
+	decided := -1
 	for i, a := range e.Attempts {
-		if i > 0 {
-			b.WriteString("; then ")
+		if a.Err != nil && a.Err == e.Err {
+			decided = i // the last step with the dial's error
 		}
-		b.WriteString(a.String())
 	}
-	if !slices.ContainsFunc(e.Attempts, func(a Attempt) bool { return a.Err == e.Err }) {
-		b.WriteString("; ")
+	if decided >= 0 {
+		b.WriteString(e.Attempts[decided].String())
+	} else {
 		b.WriteString(innermost(e.Err).Error()) // an error no step has told, as a name table with no <20>
+	}
+	sep := "; other steps: "
+	for i, a := range e.Attempts {
+		if i != decided {
+			b.WriteString(sep)
+			b.WriteString(a.String())
+			sep = "; "
+		}
 	}
 	return b.String()
 }
 
-// Unwrap returns the error that ended the dial and every step's error.
+// Unwrap returns the error that ended the dial and every step's error but
+// ErrAbandoned.
 func (e *DialError) Unwrap() []error {
 	errs := []error{e.Err}
 	for _, a := range e.Attempts {
-		if a.Err != nil && a.Err != e.Err {
+		if a.Err != nil && a.Err != e.Err && a.Err != ErrAbandoned {
 			errs = append(errs, a.Err)
 		}
 	}

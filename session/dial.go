@@ -186,22 +186,41 @@ func (d *Dialer) connect(ctx context.Context, addr netip.AddrPort) (net.Conn, er
 // the exact length its type has, so no more than 10 bytes are ever
 // buffered.
 //
-// The context and Timeout bound the handshake; after DialConn returns, they no longer
-// affects the conn.
+// The context and Timeout bound the handshake; after DialConn returns, they
+// no longer affect the conn. A caller that opened nc itself knows the
+// server's address better than nc does: see [Dialer.DialWithConn].
 func (d *Dialer) DialConn(ctx context.Context, nc net.Conn, req Request) (*Conn, error) {
-	ctx, cancel := d.bound(ctx)
-	defer cancel()
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		if addr := ta.AddrPort(); addr.Addr().Unmap().Is4() {
-			return d.dial(ctx, nc, netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()), req)
+			return d.DialWithConn(ctx, nc, netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()), req)
 		}
 	}
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	ra := nc.RemoteAddr()
 	c, err := d.handshake(ctx, nc, netip.AddrPort{}, req)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: ra.Network(), Addr: ra, Err: err}
 	}
 	return c, nil
+}
+
+// DialWithConn is [Dialer.DialConn] on nc, a connection the caller opened
+// to the session service at addr, an IPv4 address and port. addr, not
+// nc.RemoteAddr(), is the address that errors and the Trace name and that
+// a retarget whose target fails comes back to, so that retargets are
+// followed, through NetDialer, when nc comes through a proxy or a wrapper
+// whose RemoteAddr is the proxy's or not TCP. nc is the first of
+// MaxConnects connects. On error nc is closed.
+func (d *Dialer) DialWithConn(ctx context.Context, nc net.Conn, addr netip.AddrPort, req Request) (*Conn, error) {
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	c, err := d.dial(ctx, nc, addr, req)
+	if err != nil && nc != nil && !addr.Addr().Is4() {
+		nc.Close() // dial refused addr before it used nc
+	}
+	return c, err
 }
 
 func (d *Dialer) handshake(ctx context.Context, nc net.Conn, addr netip.AddrPort, req Request) (c *Conn, err error) {
@@ -275,15 +294,19 @@ func readResponse(r io.Reader) (Response, error) {
 // responseErr names a connection that ended before the answer.
 func responseErr(err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return errClosedBeforeAnswer
+		return ErrClosedBeforeAnswer
 	}
 	return err
 }
 
+// ErrClosedBeforeAnswer is the error of a session request whose connection
+// ended before a whole answer arrived: the server closed it, or reset it,
+// as a host that serves one connection at a time does with the next.
+var ErrClosedBeforeAnswer = errors.New("session: connection closed before the answer to the session request")
+
 var (
-	errNotIPv4            = errors.New("session: NetBIOS sessions run over IPv4 only")
-	errKeepAlives         = errors.New("session: more than " + strconv.Itoa(maxKeepAlives) + " keep-alives and no answer to the session request")
-	errClosedBeforeAnswer = errors.New("session: connection closed before the answer to the session request")
+	errNotIPv4    = errors.New("session: NetBIOS sessions run over IPv4 only")
+	errKeepAlives = errors.New("session: more than " + strconv.Itoa(maxKeepAlives) + " keep-alives and no answer to the session request")
 )
 
 // aLongTimeAgo is a deadline in the past, to unblock I/O at once.

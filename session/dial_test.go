@@ -658,11 +658,11 @@ func TestDialClosedEarly(t *testing.T) {
 		h    handler
 		want error
 	}{
-		{"no answer", reply(), errClosedBeforeAnswer},
-		{"half a header", reply([]byte{0x82, 0x00}), errClosedBeforeAnswer},
-		{"keep-alive, then half a header", reply(keepAlive, []byte{0x82}), errClosedBeforeAnswer},
-		{"negative without its code", reply([]byte{0x83, 0x00, 0x00, 0x01}), errClosedBeforeAnswer},
-		{"half a retarget", reply([]byte{0x84, 0x00, 0x00, 0x06, 127, 0}), errClosedBeforeAnswer},
+		{"no answer", reply(), ErrClosedBeforeAnswer},
+		{"half a header", reply([]byte{0x82, 0x00}), ErrClosedBeforeAnswer},
+		{"keep-alive, then half a header", reply(keepAlive, []byte{0x82}), ErrClosedBeforeAnswer},
+		{"negative without its code", reply([]byte{0x83, 0x00, 0x00, 0x01}), ErrClosedBeforeAnswer},
+		{"half a retarget", reply([]byte{0x84, 0x00, 0x00, 0x06, 127, 0}), ErrClosedBeforeAnswer},
 		{"reset in the middle of the answer", func(t *testing.T, _ int, c *net.TCPConn) {
 			if readRequest(t, c) {
 				c.Write([]byte{0x83, 0x00})
