@@ -144,17 +144,19 @@ const (
 const labNFTTable = "inet nbtlab"
 
 // filterUDP137 adds an nftables rule inside the namespace that filters UDP
-// datagrams from the veth to addr:137 with verdict ("drop", or "reject with
-// icmp type port-unreachable"), and removes it when t ends.
+// datagrams that arrive from the root namespace, through the veth or the
+// delay line's TUN device (interop_delayline_test.go), to addr:137 with
+// verdict ("drop", or "reject with icmp type port-unreachable"), and
+// removes it when t ends.
 func (e labEnv) filterUDP137(t *testing.T, addr netip.Addr, verdict string) {
 	t.Helper()
 	ruleset := fmt.Sprintf(`table %s {
 	chain input {
 		type filter hook input priority 0; policy accept;
-		iifname "%s" ip daddr %s udp dport 137 counter %s
+		iifname { "%s", "%s" } ip daddr %s udp dport 137 counter %s
 	}
 }
-`, labNFTTable, labVethNS, addr, verdict)
+`, labNFTTable, labVethNS, labTunNS, addr, verdict)
 	e.deleteTable() // a table left by a killed run would add its rules
 	e.nft(t, ruleset)
 	t.Cleanup(func() {
