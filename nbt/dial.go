@@ -44,12 +44,25 @@ func (s *dial) stepErr(ctx context.Context, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case s.caller.Err() != nil:
-		return s.caller.Err()
+	case s.callerErr() != nil:
+		return s.callerErr()
 	case ctx.Err() != nil:
 		return ErrAbandoned
 	}
 	return err
+}
+
+// callerErr returns the caller's context's error, or DeadlineExceeded once
+// its deadline has passed, even before its own timer has fired: a socket
+// deadline set from it may fire first.
+func (s *dial) callerErr() error {
+	if err := s.caller.Err(); err != nil {
+		return err
+	}
+	if d, ok := s.caller.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // result wraps up the dial: the conn with what the dial learned, or a
@@ -208,7 +221,7 @@ func (s *dial) netbios(ctx context.Context, label nbns.Name) (*Conn, error) {
 					won = o.c
 				}
 			}
-			if err := s.caller.Err(); err != nil {
+			if err := s.callerErr(); err != nil {
 				ev = cancelled{err} // the step ended because the caller gave up
 			}
 		case <-timer.C:

@@ -781,3 +781,108 @@ func TestRaceHostStopsAccepting(t *testing.T) {
 		t.Fatalf("error %v, want the refused connects, before the deadline", err)
 	}
 }
+
+// proxyDialer stands for a SOCKS-style proxy: it reaches the address asked
+// for, but its conns report the proxy's address, or one that is not TCP, as
+// their RemoteAddr. It refuses to connect to its own address, which a dial
+// that trusted RemoteAddr would ask for.
+type proxyDialer struct {
+	self  net.Addr
+	mu    sync.Mutex
+	asked []string
+}
+
+func (p *proxyDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	p.mu.Lock()
+	p.asked = append(p.asked, address)
+	p.mu.Unlock()
+	if address == p.self.String() {
+		return nil, errors.New("the proxy was asked to connect to itself")
+	}
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return proxiedConn{c, p.self}, nil
+}
+
+type proxiedConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c proxiedConn) RemoteAddr() net.Addr { return c.remote }
+
+// socksAddr is a RemoteAddr that is not a *net.TCPAddr.
+type socksAddr string
+
+func (a socksAddr) Network() string { return "socks" }
+func (a socksAddr) String() string  { return string(a) }
+
+// TestProxyNetDialer: through a NetDialer whose conns carry another
+// address, the dial's own target is the address that retargets come back
+// to and that attempts, trace and errors name. The host first retargets to
+// a closed port, so that the dial must come back to it; then it retargets
+// to a second host, which must be followed whatever RemoteAddr says.
+func TestProxyNetDialer(t *testing.T) {
+	dead := closedPort(t)
+	b := nbttest.NewServer(nil)
+	defer b.Close()
+	for _, self := range []net.Addr{
+		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 1080},
+		socksAddr("proxy.example:1080"),
+	} {
+		for _, p := range hardPolicies {
+			t.Run(self.Network()+"/"+p.String(), func(t *testing.T) {
+				var n atomic.Int32
+				a := nbttest.NewServer(nbttest.HandlerFunc(func(session.Request) nbttest.Response {
+					switch n.Add(1) {
+					case 1:
+						return nbttest.Response{Retarget: dead}
+					case 2:
+						return nbttest.Response{Retarget: b.Addr}
+					}
+					return nbttest.Response{Reject: session.ErrUnspecified} // b accepts before this
+				}))
+				defer a.Close()
+				pd := &proxyDialer{self: self}
+				d := a.Dialer()
+				d.Policy = p
+				d.NetDialer = pd
+				var traced []string
+				var mu sync.Mutex
+				ctx := nbt.WithClientTrace(t.Context(), &nbt.ClientTrace{ConnectStart: func(_, addr string) {
+					mu.Lock()
+					traced = append(traced, addr)
+					mu.Unlock()
+				}})
+				c, err := d.DialContext(ctx, "tcp", a.Addr.String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				var attempted []string
+				for _, at := range c.(*nbt.Conn).Attempts() {
+					if at.Step == nbt.StepSession {
+						attempted = append(attempted, at.Addr.String())
+					}
+				}
+				// a, retargeted to dead; dead refuses; back to a, retargeted to b; b accepts.
+				want := []string{a.Addr.String(), dead.String(), a.Addr.String(), b.Addr.String()}
+				if diff := cmp.Diff(want, attempted); diff != "" {
+					t.Errorf("session attempts (-want +got):\n%s", diff)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if diff := cmp.Diff(want, traced); diff != "" {
+					t.Errorf("ConnectStart (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(want, pd.asked); diff != "" {
+					t.Errorf("connects asked of the proxy (-want +got):\n%s", diff)
+				}
+				echo(t, c)
+			})
+		}
+	}
+}
