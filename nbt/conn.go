@@ -71,6 +71,7 @@ func (c *Conn) CalledName() nbns.Name {
 // nil.
 func (c *Conn) NodeStatus() *nbns.NodeStatusResponse { return c.nodeStatus }
 
-// Attempts returns the steps the dial took, in the order they ended; in a
-// race, steps cancelled by the winner end with context.Canceled.
+// Attempts returns the steps the dial took, in the order they ended;
+// steps the dial no longer needed once the session was up, such as a node
+// status query still out, end with [ErrAbandoned].
 func (c *Conn) Attempts() []Attempt { return c.attempts }

@@ -9,14 +9,19 @@
 // steps chosen by its [Policy]:
 //
 //   - [Race], the default: read the host's name table with a node status
-//     query on UDP 137 (RFC 1002 §4.2.17, §4.2.18) while two TCP 139
-//     connections open; ask for the name the host's Server service
-//     registered if it is known by then, else for *SMBSERVER<20>, with the
-//     second connection ready for the real name. Two round trips whenever
-//     the host accepts some name.
+//     query on UDP 137 (RFC 1002 §4.2.17, §4.2.18) while one TCP 139
+//     connection opens; ask on it for the name the host's Server service
+//     registered, waiting a fraction of the connect's time for the answer,
+//     else for *SMBSERVER<20>, and only if that is refused open a second
+//     connection for the real name. Two round trips and one connection
+//     where UDP 137 answers; a fraction more where it is silent.
 //   - [PreSP5]: ask for *SMBSERVER<20> on TCP 139; when refused, read the
 //     name table and call the name the Server service registered.
 //   - [SP5]: read the name table first, then call that name.
+//
+// Each policy is a plan, a state machine with no I/O that the dial feeds
+// the end of each step and that says what to do next, so that the order of
+// steps can be tested event by event, and round trips counted exactly.
 //
 // For a host name, its first label is tried first (KB Q161431). Negative
 // responses drive the next step as RFC 1002 §5.2.1.1 says, and retargets
