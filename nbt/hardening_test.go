@@ -96,42 +96,43 @@ func hardDialEcho(ctx context.Context, d *nbt.Dialer, address string, tag byte) 
 	return nil
 }
 
-// TestLoadConcurrent opens 1,000 sessions at once against one nbttest host
-// that accepts every called name, with the name cache off so that every
-// Race dial races node status and two connections; every dial must
-// succeed, and once the host is closed nothing is left running or open.
-// Two more Race runs force, on every dial, the cases a race must clean up
-// after its winner: a spare connection that comes up only after the
-// winner, and a second positive session.
+// TestLoadConcurrent opens 1,000 sessions at once against one nbttest host,
+// with the name cache off so that every Race dial races node status and
+// its connection; every dial must succeed, and once the host is closed
+// nothing is left running or open. One more Race run forces, on every
+// dial, its longest path: the host refuses *SMBSERVER, and node status
+// answers only once it has, so that each dial asks for *SMBSERVER after
+// the grace, then for the server's name on a second connection.
 func TestLoadConcurrent(t *testing.T) {
 	n := 1000
 	if testing.Short() {
 		n = 100
 	}
-	// Per Race dial at its peak: 2 TCP and 1 UDP socket on the client, 2
-	// accepted connections on the host.
-	hardEnsureFDs(t, uint64(5*n+256))
-	var paired atomic.Int32 // dials with two positive sessions
+	// Per dial at its peak: a TCP and a UDP socket on the client, and the
+	// accepted connection on the host; twice that, for slack.
+	hardEnsureFDs(t, uint64(6*n+256))
 	tests := []struct {
-		name   string
-		policy nbt.Policy
-		late   bool                                          // hold each dial's second connect until the race is decided
-		trace  func(wait func(*hardSignal)) *nbt.ClientTrace // per dial
+		name    string
+		policy  nbt.Policy
+		handler nbttest.Handler
+		trace   func(wait func(*hardSignal)) *nbt.ClientTrace // per dial
 	}{
 		{name: "Race", policy: nbt.Race},
 		{name: "PreSP5", policy: nbt.PreSP5},
-		{name: "Race/spare up after the winner", policy: nbt.Race, late: true},
-		{name: "Race/both names accepted", policy: nbt.Race, trace: hardBothPositive(&paired)},
+		{
+			name: "Race/*SMBSERVER refused, then the server's name", policy: nbt.Race,
+			handler: nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbttest.SMBServer), trace: hardAfterRefusal,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkNoLeaks(t) // runs after s.Close
-			s := nbttest.NewServer(nbttest.Echo)
+			s := nbttest.NewServer(tt.handler)
 			defer s.Close()
 			d := s.Dialer()
 			d.Policy = tt.policy
 			d.Cache = nbt.NewNameCache(0) // every dial discovers afresh
-			conns := &hardConnCounter{late: tt.late}
+			conns := &hardConnCounter{}
 			d.NetDialer = conns
 			ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 			defer cancel()
@@ -153,9 +154,6 @@ func TestLoadConcurrent(t *testing.T) {
 			for i := range n {
 				wg.Go(func() {
 					ctx := ctx
-					if tt.late {
-						ctx = context.WithValue(ctx, hardConnectsKey{}, new(atomic.Int32))
-					}
 					if tt.trace != nil {
 						ctx = nbt.WithClientTrace(ctx, tt.trace(wait))
 					}
@@ -185,46 +183,22 @@ func TestLoadConcurrent(t *testing.T) {
 			}
 			t.Logf("%d concurrent dials in %v; %d TCP connections, %d session requests, %d node status queries",
 				n, elapsed.Round(time.Millisecond), conns.total.Load(), len(s.Requests()), s.NodeStatusQueries())
-			if tt.trace != nil {
-				t.Logf("%d dials had two positive sessions", paired.Load())
-			}
 		})
 	}
 }
-
-// hardConnectsKey keys a dial's count of TCP connects, for a late
-// hardConnCounter.
-type hardConnectsKey struct{}
 
 // hardConnCounter is a Dialer's NetDialer that counts the TCP connections
 // it opened and that nobody closed. A net.Conn dropped without Close is
 // closed by a finalizer at some garbage collection, which hides the leak
 // from a file descriptor count; this count does not depend on the
 // collector.
-//
-// With late set, it holds the second connect of each dial (counted through
-// hardConnectsKey) until the dial's race is decided and its context
-// cancelled, then connects all the same, as a connect that completes just
-// as the winner is chosen: the race must close that connection.
 type hardConnCounter struct {
-	late  bool
 	nd    net.Dialer
 	open  atomic.Int64
 	total atomic.Int64
 }
 
 func (d *hardConnCounter) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if n, ok := ctx.Value(hardConnectsKey{}).(*atomic.Int32); d.late && ok && n.Add(1) == 2 {
-		timer := time.NewTimer(10 * time.Second)
-		defer timer.Stop()
-		select {
-		case <-ctx.Done():
-		case <-timer.C:
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-	}
 	c, err := d.nd.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
@@ -253,39 +227,19 @@ func (c *hardCountedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// hardBothPositive returns a trace for one Race dial against a host that
-// accepts every name: node status waits until *SMBSERVER has been asked
-// for, so that the server's name goes on the spare connection, and the
-// first positive response waits for the second, so that both sessions are
-// up and the race has a positive loser to close. A node status that fails
-// (its datagrams dropped under load) means no second request: the first
-// response goes on. paired counts the dials that had both responses.
-func hardBothPositive(paired *atomic.Int32) func(wait func(*hardSignal)) *nbt.ClientTrace {
-	return func(wait func(*hardSignal)) *nbt.ClientTrace {
-		smbSent, both := newHardSignal(), newHardSignal()
-		var positives atomic.Int32
-		return &nbt.ClientTrace{
-			SessionRequest: func(i nbt.SessionRequestInfo) {
-				if i.Request.Called == nbttest.SMBServer {
-					smbSent.fire()
-				}
-			},
-			NodeStatusStart: func(nbt.NodeStatusStartInfo) { wait(smbSent) },
-			NodeStatusDone: func(i nbt.NodeStatusDoneInfo) {
-				if i.Err != nil {
-					both.fire()
-				}
-			},
-			SessionResponse: func(i nbt.SessionResponseInfo) {
-				if i.Err == nil && i.Response.Type == session.TypePositiveResponse {
-					if positives.Add(1) == 2 {
-						paired.Add(1)
-						both.fire()
-					}
-					wait(both)
-				}
-			},
-		}
+// hardAfterRefusal returns a trace for one Race dial that holds node
+// status until the host has refused *SMBSERVER, so that the dial asks for
+// *SMBSERVER once the grace is over, and for the server's name on a
+// second connection.
+func hardAfterRefusal(wait func(*hardSignal)) *nbt.ClientTrace {
+	refused := newHardSignal()
+	return &nbt.ClientTrace{
+		SessionResponse: func(i nbt.SessionResponseInfo) {
+			if i.Err == nil && i.Called == nbttest.SMBServer && i.Response.Type == session.TypeNegativeResponse {
+				refused.fire()
+			}
+		},
+		NodeStatusStart: func(nbt.NodeStatusStartInfo) { wait(refused) },
 	}
 }
 
@@ -1087,8 +1041,8 @@ func TestRetargetChains(t *testing.T) {
 	}
 }
 
-// hardRefuseSecond is a NetDialer whose second connect, in a Race dial
-// the spare, waits for before and then fails with ECONNREFUSED, as a
+// hardRefuseSecond is a NetDialer whose second connect waits for before
+// and then fails with ECONNREFUSED, as a
 // connect that a rate-limiting firewall or a proxy refuses late; it fires
 // failed as it does. Every other connect goes through.
 type hardRefuseSecond struct {
@@ -1111,19 +1065,13 @@ func (d *hardRefuseSecond) DialContext(ctx context.Context, network, addr string
 	return d.hardConnCounter.DialContext(ctx, network, addr)
 }
 
-// TestRaceSpareConnectFailsLate: a Race dial to a host that refuses
-// *SMBSERVER<20> and accepts NBTTEST<20>, whose spare connection fails
-// (ECONNREFUSED) after the first connection's *SMBSERVER has been refused
-// and before node status has answered. The host is reachable (the first
-// connection reached it) and node status is about to name NBTTEST<20>, so
-// the race should do what its loop says when "a name is left, or may come,
-// and no connection is": open a new connection and ask for the server's
-// name. It returns the spare's "connection refused" instead, and cancels
-// the pending node status: the check that ends the race when "TCP does not
-// reach the host" (no connect pending, none idle, no request in flight)
-// does not ask whether a connection ever came up. PreSP5 and SP5 open no
-// speculative connection, so the case is Race's alone.
-func TestRaceSpareConnectFailsLate(t *testing.T) {
+// TestRaceSecondConnectFails: a Race dial to a host that refuses
+// *SMBSERVER<20> and accepts NBTTEST<20>, whose second connection, opened
+// once *SMBSERVER was refused, fails (ECONNREFUSED) before node status has
+// answered. The host was reached and node status is about to name
+// NBTTEST<20>: one refused connect is no reason to give up, so the dial
+// connects again and asks for the server's name.
+func TestRaceSecondConnectFails(t *testing.T) {
 	checkNoLeaks(t)
 	s := nbttest.NewServer(nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbttest.SMBServer))
 	defer s.Close()
@@ -1154,7 +1102,7 @@ func TestRaceSpareConnectFailsLate(t *testing.T) {
 	}
 	nd.check(t)
 	if err != nil {
-		t.Fatalf("Race gave up when its speculative spare connection failed, with node status still pending: %v", err)
+		t.Fatalf("Race gave up when its second connection failed, with node status still pending: %v", err)
 	}
 	if got := c.(*nbt.Conn).CalledName(); got != hardServerName {
 		t.Errorf("called name %v, want %v", got, hardServerName)
