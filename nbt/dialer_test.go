@@ -886,3 +886,27 @@ func TestProxyNetDialer(t *testing.T) {
 		}
 	}
 }
+
+// TestRaceOneConnectionAtATime: a host that serves one connection at a
+// time and resets any other (embedded stacks; Samba at max smbd
+// processes), refusing *SMBSERVER with 0x82 and accepting its own name, on
+// loopback: every one of 30 Race dials gets a session, as PreSP5's do.
+func TestRaceOneConnectionAtATime(t *testing.T) {
+	s := nbttest.NewUnstartedServer(nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbttest.SMBServer))
+	s.MaxSessions = 1
+	s.Start()
+	defer s.Close()
+	d := s.Dialer()
+	d.Cache = nbt.NewNameCache(0)
+	for i := range 30 {
+		c, err := d.Dial("tcp", s.Addr.String())
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		if got := c.(*nbt.Conn).CalledName(); got != nbttestName {
+			t.Errorf("dial %d: called %v", i, got)
+		}
+		echo(t, c)
+		c.Close()
+	}
+}

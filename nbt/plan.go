@@ -42,6 +42,7 @@ type plan struct {
 	server     nbns.Name // the server's name, from node status
 	queryErr   error     // why node status gave no name
 	graceUntil time.Time // when a connection that is up stops waiting for node status
+	retryAt    time.Time // no connect before this, after a failed connection
 
 	reached  bool // a connection has come up: TCP reaches the host
 	failures int  // connections that failed after the host was reached
@@ -221,7 +222,7 @@ func (p *plan) handle(e event, now time.Time) []action {
 		c := &p.conns[e.conn]
 		if e.err != nil {
 			c.state = gone
-			p.fail(e.err, !p.reached)
+			acts = p.fail(e.err, !p.reached && !isReset(e.err), now, acts) // a reset comes from the host: it was reached
 			break
 		}
 		c.state = idle
@@ -245,7 +246,7 @@ func (p *plan) handle(e event, now time.Time) []action {
 			p.asked[i].refusal = e.err
 		case p.race && retryable(e.err): // ask again on a new connection
 			p.asked = slices.Delete(p.asked, i, i+1)
-			p.fail(e.err, false)
+			acts = p.fail(e.err, false, now, acts)
 		default: // 0x81, 0x83, 0x8F, a retarget that failed, a protocol error
 			p.stopErr = e.err
 			p.end()
@@ -258,8 +259,10 @@ func (p *plan) handle(e event, now time.Time) []action {
 	return p.pump(now, acts)
 }
 
-// fail counts a failed connection; fatal ends the dial at once.
-func (p *plan) fail(err error, fatal bool) {
+// fail counts a failed connection: fatal ends the dial at once, and so
+// does the last failure allowed; otherwise the next connect waits
+// [backoff], so that a host busy with another connection can free it.
+func (p *plan) fail(err error, fatal bool, now time.Time, acts []action) []action {
 	p.lastFail = err
 	if !p.race {
 		fatal = true // the KB sequences stop at the first failure
@@ -267,8 +270,15 @@ func (p *plan) fail(err error, fatal bool) {
 	if p.failures++; fatal || p.failures >= maxFailures {
 		p.failed = err
 		p.end()
+		return acts
 	}
+	p.retryAt = now.Add(backoff(p.failures))
+	return append(acts, doWake{p.retryAt})
 }
+
+// backoff is how long a Race dial waits before it connects again after
+// its nth failed connection: 10 ms, then 20 ms.
+func backoff(n int) time.Duration { return 10 * time.Millisecond << (n - 1) }
 
 func (p *plan) end() { p.over = true }
 
@@ -293,11 +303,11 @@ func (p *plan) pump(now time.Time, acts []action) []action {
 			p.query = queryPending
 			acts = append(acts, doQuery{})
 		}
-		if p.wantConn() {
+		if p.wantConn() && !now.Before(p.retryAt) {
 			p.conns = append(p.conns, planConn{state: connecting})
 			acts = append(acts, doConnect{conn: len(p.conns) - 1})
 		}
-		if p.query != queryPending && !slices.ContainsFunc(p.conns, func(c planConn) bool {
+		if p.query != queryPending && !now.Before(p.retryAt) && !slices.ContainsFunc(p.conns, func(c planConn) bool {
 			return c.state == connecting || c.state == requesting
 		}) {
 			p.end() // nothing is out, and nothing more will be
@@ -418,4 +428,11 @@ func tryNext(err error) bool {
 func retryable(err error) bool {
 	var errno syscall.Errno
 	return errors.Is(err, session.ErrClosedBeforeAnswer) || errors.As(err, &errno)
+}
+
+// isReset reports whether a connect failed because the host reset the
+// connection, as one that serves one connection at a time does while it
+// serves another: unlike a refusal, that says something listens.
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED)
 }

@@ -256,9 +256,11 @@ func TestPlan(t *testing.T) {
 				{rtt, up(0, rtt), []string{"wake 75ms"}},
 				{75 * time.Millisecond, wake{}, []string{"session 0 *SMBSERVER<20>"}},
 				{125 * time.Millisecond, answered(0, errRefused), []string{"connect 1"}},
-				{175 * time.Millisecond, connFailed(1, errConnRefused), []string{"connect 2"}},
-				{225 * time.Millisecond, connFailed(2, errConnRefused), []string{"connect 3"}},
-				{275 * time.Millisecond, connFailed(3, errConnRefused), nil},
+				{175 * time.Millisecond, connFailed(1, errConnRefused), []string{"wake 185ms"}},
+				{185 * time.Millisecond, wake{}, []string{"connect 2"}},
+				{235 * time.Millisecond, connFailed(2, errConnRefused), []string{"wake 255ms"}},
+				{255 * time.Millisecond, wake{}, []string{"connect 3"}},
+				{305 * time.Millisecond, connFailed(3, errConnRefused), nil},
 			},
 			winner: -1, err: errConnRefused,
 		},
@@ -268,9 +270,23 @@ func TestPlan(t *testing.T) {
 				{0, nil, []string{"query", "connect 0"}},
 				{rtt - 1, status(real), nil},
 				{rtt, up(0, rtt), []string{"session 0 REAL<20>"}},
-				{2 * rtt, answered(0, errReset), []string{"connect 1"}},
-				{3 * rtt, up(1, rtt), []string{"session 1 REAL<20>"}},
-				{4 * rtt, positive(1), nil},
+				{2 * rtt, answered(0, errReset), []string{"wake 110ms"}},
+				{2*rtt + 5*time.Millisecond, status(real), nil}, // no connect before the backoff
+				{110 * time.Millisecond, wake{}, []string{"connect 1"}},
+				{160 * time.Millisecond, up(1, rtt), []string{"session 1 REAL<20>"}},
+				{210 * time.Millisecond, positive(1), nil},
+			},
+			winner: 1,
+		},
+		{
+			name: "Race/a host busy with another connection resets the connect: connect again",
+			script: []line{
+				{0, nil, []string{"query", "connect 0"}},
+				{rtt, connFailed(0, errReset), []string{"wake 60ms"}},
+				{rtt, status(real), nil},
+				{60 * time.Millisecond, wake{}, []string{"connect 1"}},
+				{110 * time.Millisecond, up(1, rtt), []string{"session 1 REAL<20>"}},
+				{160 * time.Millisecond, positive(1), nil},
 			},
 			winner: 1,
 		},
@@ -280,11 +296,13 @@ func TestPlan(t *testing.T) {
 				{0, nil, []string{"query", "connect 0"}},
 				{rtt - 1, status(real), nil},
 				{rtt, up(0, rtt), []string{"session 0 REAL<20>"}},
-				{2 * rtt, answered(0, session.ErrClosedBeforeAnswer), []string{"connect 1"}},
-				{3 * rtt, up(1, rtt), []string{"session 1 REAL<20>"}},
-				{4 * rtt, answered(1, session.ErrClosedBeforeAnswer), []string{"connect 2"}},
-				{5 * rtt, up(2, rtt), []string{"session 2 REAL<20>"}},
-				{6 * rtt, answered(2, session.ErrClosedBeforeAnswer), nil},
+				{2 * rtt, answered(0, session.ErrClosedBeforeAnswer), []string{"wake 110ms"}},
+				{110 * time.Millisecond, wake{}, []string{"connect 1"}},
+				{160 * time.Millisecond, up(1, rtt), []string{"session 1 REAL<20>"}},
+				{210 * time.Millisecond, answered(1, session.ErrClosedBeforeAnswer), []string{"wake 230ms"}},
+				{230 * time.Millisecond, wake{}, []string{"connect 2"}},
+				{280 * time.Millisecond, up(2, rtt), []string{"session 2 REAL<20>"}},
+				{330 * time.Millisecond, answered(2, session.ErrClosedBeforeAnswer), nil},
 			},
 			winner: -1, err: session.ErrClosedBeforeAnswer,
 		},
@@ -510,6 +528,15 @@ func TestGrace(t *testing.T) {
 	} {
 		if got := grace(tt.took); got != tt.want {
 			t.Errorf("grace(%v) = %v, want %v", tt.took, got, tt.want)
+		}
+	}
+}
+
+// TestBackoff: 10 ms, then twice as long.
+func TestBackoff(t *testing.T) {
+	for n, want := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond} {
+		if got := backoff(n + 1); got != want {
+			t.Errorf("backoff(%d) = %v, want %v", n+1, got, want)
 		}
 	}
 }

@@ -61,10 +61,12 @@ var ForgedName = nbns.MustName("FORGED", nbns.FileServer)
 // SMBServer is *SMBSERVER<20>, the called name of KB Q251166.
 var SMBServer = nbt.SMBServer
 
-// A Server is a NetBIOS host on loopback: a name service on UDP that
-// answers node status from Names, and a session service on TCP that
-// answers session requests through Handler. Both listen on ephemeral
-// ports of 127.0.0.1 (or [::1] where IPv4 loopback is missing).
+// A Server is a NetBIOS host on loopback or on a [Network]: a name service
+// on UDP that answers node status from Names, and a session service on TCP
+// that answers session requests through Handler. On loopback both listen
+// on ephemeral ports of 127.0.0.1 (or [::1] where IPv4 loopback is
+// missing); on a Network, on the real ports 137 and 139 of a host of its
+// own.
 //
 // Set the fields before Start; NewServer starts at once with the defaults.
 type Server struct {
@@ -92,23 +94,39 @@ type Server struct {
 	// Config configures the session conns given to handlers.
 	Config *session.Config
 
-	// Addr is the session service's TCP address, set by Start.
+	// MaxSessions is at most how many connections are served at once;
+	// zero means no limit. A connection that arrives while that many are
+	// served is reset at once (an RST: SetLinger(0) and Close), as a host
+	// that serves one connection at a time does: embedded stacks, or
+	// Samba at "max smbd processes".
+	MaxSessions int
+
+	// Network, when not nil, is where the Server listens instead of
+	// loopback: at the next free host address, 198.18.0.2, 198.18.0.3, …,
+	// on UDP 137 and TCP 139. Inside a synctest bubble, the Server must
+	// start and close in the Network's bubble.
+	Network *Network
+
+	// Addr is the session service's TCP address, set by Start; on a
+	// Network its port is 139.
 	Addr netip.AddrPort
 
-	// NameAddr is the name service's UDP address, set by Start. With
-	// RejectQueries it is a port that nothing listens on.
+	// NameAddr is the name service's UDP address, set by Start; on a
+	// Network its port is 137. With RejectQueries it is a port that
+	// nothing listens on.
 	NameAddr netip.AddrPort
 
-	mu       sync.Mutex
-	ln       net.Listener
-	pc       *net.UDPConn
-	rogue    *net.UDPConn
-	conns    map[net.Conn]struct{}
-	requests []session.Request
-	queries  int
-	closed   chan struct{}
-	wg       sync.WaitGroup
-	started  bool
+	mu          sync.Mutex
+	ln          net.Listener
+	pc          net.PacketConn // nil with RejectQueries
+	rogue       net.PacketConn // the source of ForgeWrongSource
+	conns       map[net.Conn]struct{}
+	requests    []session.Request
+	queries     int
+	connections int
+	closed      chan struct{}
+	wg          sync.WaitGroup
+	started     bool
 }
 
 // NewServer starts and returns a Server with Handler h.
@@ -125,7 +143,7 @@ func NewUnstartedServer(h Handler) *Server {
 }
 
 // Start starts the name and session services. It panics when it cannot
-// listen on loopback, as httptest does.
+// listen, as httptest does.
 func (s *Server) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -138,7 +156,19 @@ func (s *Server) Start() {
 	if s.Names == nil {
 		s.Names = Table("NBTTEST", "WORKGROUP")
 	}
+	if s.Network != nil {
+		s.listenNetwork()
+	} else {
+		s.listenLoopback()
+	}
+	if s.pc != nil {
+		s.wg.Go(s.serveNames)
+	}
+	s.wg.Go(s.serveSessions)
+}
 
+// listenLoopback opens the Server's ports on loopback.
+func (s *Server) listenLoopback() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		if ln, err = net.Listen("tcp6", "[::1]:0"); err != nil {
@@ -156,14 +186,35 @@ func (s *Server) Start() {
 	s.NameAddr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
 	if s.NameService == RejectQueries {
 		pc.Close() // the port is now closed: queries draw ICMP unreachable
-	} else {
-		s.pc = pc
-		if s.rogue, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(host, 0))); err != nil {
-			panic("nbttest: failed to listen on a UDP port: " + err.Error())
-		}
-		s.wg.Go(s.serveNames)
+		return
 	}
-	s.wg.Go(s.serveSessions)
+	s.pc = pc
+	if s.rogue, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(host, 0))); err != nil {
+		panic("nbttest: failed to listen on a UDP port: " + err.Error())
+	}
+}
+
+// listenNetwork opens the Server's ports on a host of its own on
+// s.Network. With RejectQueries UDP 137 stays closed; the TCP listener
+// keeps the host in existence, so that queries draw ICMP unreachable.
+func (s *Server) listenNetwork() {
+	n := s.Network
+	host := n.newHost()
+	s.Addr = netip.AddrPortFrom(host, nbt.Port)
+	s.NameAddr = netip.AddrPortFrom(host, nbns.Port)
+	var err error
+	if s.ln, err = n.Listen("tcp4", s.Addr.String()); err != nil {
+		panic("nbttest: failed to listen on a port: " + err.Error())
+	}
+	if s.NameService == RejectQueries {
+		return
+	}
+	if s.pc, err = n.ListenPacket("udp4", s.NameAddr.String()); err != nil {
+		panic("nbttest: failed to listen on a UDP port: " + err.Error())
+	}
+	if s.rogue, err = n.ListenPacket("udp4", netip.AddrPortFrom(host, 0).String()); err != nil {
+		panic("nbttest: failed to listen on a UDP port: " + err.Error())
+	}
 }
 
 // Close stops the services, closes every connection, and waits until all
@@ -199,13 +250,21 @@ func isClosed(c chan struct{}) bool {
 // Dialer returns an nbt.Dialer set up for the Server, as httptest's
 // Server.Client is: its name service port is the Server's, node status
 // waits 100 ms after each of 3 transmissions, plenty on loopback, and it
-// has a name cache of its own. Dial it with s.Addr.String() as the address.
+// has a name cache of its own. On a Network, its NetDialer and its name
+// service's Dialer are the Network's, and the 100 ms must exceed the
+// Network's round trip (or set NameService.Timeout). Dial it with
+// s.Addr.String() as the address.
 func (s *Server) Dialer() *nbt.Dialer {
-	return &nbt.Dialer{
+	d := &nbt.Dialer{
 		NameServicePort: s.NameAddr.Port(),
 		NameService:     &nbns.Client{Timeout: 100 * time.Millisecond, Attempts: 3},
 		Cache:           nbt.NewNameCache(nbt.DefaultNameCacheTTL),
 	}
+	if s.Network != nil {
+		nd := s.Network.Dialer()
+		d.NetDialer, d.NameService.Dialer = nd, nd
+	}
+	return d
 }
 
 // Requests returns the session requests the Server has received, in order.
@@ -221,6 +280,14 @@ func (s *Server) NodeStatusQueries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.queries
+}
+
+// Connections returns how many TCP connections the session service has
+// accepted, served or reset because MaxSessions were being served.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connections
 }
 
 // Table returns a name table like the one Samba's nmbd reports for a host
@@ -258,7 +325,7 @@ func (s *Server) wait(d time.Duration) bool {
 func (s *Server) serveNames() {
 	buf := make([]byte, 2048)
 	for {
-		n, from, err := s.pc.ReadFromUDPAddrPort(buf)
+		n, from, err := s.pc.ReadFrom(buf)
 		if err != nil {
 			return
 		}
@@ -287,7 +354,7 @@ func (s *Server) serveNames() {
 				Statistics: s.Statistics,
 			}
 			if b, err := r.MarshalBinary(); err == nil {
-				s.pc.WriteToUDPAddrPort(b, from)
+				s.pc.WriteTo(b, from)
 			}
 		})
 	}
@@ -308,7 +375,7 @@ func (s *Server) has(name nbns.Name) bool {
 }
 
 // forge sends one forged reply to q.
-func (s *Server) forge(f Forgery, q nbns.NodeStatusRequest, to netip.AddrPort) {
+func (s *Server) forge(f Forgery, q nbns.NodeStatusRequest, to net.Addr) {
 	fake := nbns.NodeStatusResponse{
 		Header: nbns.Header{ID: q.ID, Authoritative: true},
 		Name:   q.Name,
@@ -342,7 +409,7 @@ func (s *Server) forge(f Forgery, q nbns.NodeStatusRequest, to netip.AddrPort) {
 	case ForgeGarbage:
 		b = []byte("\x13\x37 garbage, not a name service packet")
 	}
-	src.WriteToUDPAddrPort(b, to)
+	src.WriteTo(b, to)
 }
 
 func (s *Server) serveSessions() {
@@ -357,6 +424,12 @@ func (s *Server) serveSessions() {
 			c.Close()
 			return
 		}
+		s.connections++
+		if s.MaxSessions > 0 && len(s.conns) >= s.MaxSessions {
+			s.mu.Unlock()
+			reset(c)
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
 		s.wg.Go(func() {
@@ -369,6 +442,15 @@ func (s *Server) serveSessions() {
 			s.serveSession(c)
 		})
 	}
+}
+
+// reset closes c with an RST, where c can (*net.TCPConn and the conns of a
+// Network can), and with a FIN otherwise.
+func reset(c net.Conn) {
+	if l, ok := c.(interface{ SetLinger(sec int) error }); ok {
+		l.SetLinger(0)
+	}
+	c.Close()
 }
 
 func (s *Server) serveSession(c net.Conn) {

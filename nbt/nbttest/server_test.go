@@ -7,11 +7,14 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/netbios-go/netbios/nbns"
+	"github.com/netbios-go/netbios/nbt"
 	"github.com/netbios-go/netbios/session"
 )
 
@@ -132,6 +135,9 @@ func TestSessionService(t *testing.T) {
 			if reqs := s.Requests(); len(reqs) != 1 || reqs[0].Called != tt.called {
 				t.Errorf("Requests() = %v, want one for %v", reqs, tt.called)
 			}
+			if got := s.Connections(); got != 1 {
+				t.Errorf("Connections() = %d, want 1", got)
+			}
 		})
 	}
 }
@@ -191,5 +197,242 @@ func TestCloseIdempotent(t *testing.T) {
 	NewUnstartedServer(nil).Close()
 	if s.Addr == (netip.AddrPort{}) || s.NameAddr == (netip.AddrPort{}) {
 		t.Error("addresses not set")
+	}
+}
+
+// TestNameServiceOnNetwork checks in virtual time the name service of a
+// Server on a Network: an answer takes one round trip, a refusal too.
+func TestNameServiceOnNetwork(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(s *Server)
+		query   nbns.Name
+		want    time.Duration
+		wantErr error
+	}{
+		{name: "answer", setup: func(*Server) {}, query: nbns.Wildcard(), want: 2 * delay},
+		{name: "answer late", setup: func(s *Server) { s.NameDelay = 30 * time.Millisecond }, query: nbns.Wildcard(),
+			want: 2*delay + 30*time.Millisecond},
+		{name: "every forgery first", setup: func(s *Server) { s.Forgeries = Forgeries }, query: nbns.Wildcard(), want: 2 * delay},
+		{name: "unknown name is silence", setup: func(*Server) {}, query: nbns.MustName("OTHER", nbns.FileServer),
+			want: 300 * time.Millisecond, wantErr: nbns.ErrNoResponse},
+		{name: "drop", setup: func(s *Server) { s.NameService = DropQueries }, query: nbns.Wildcard(),
+			want: 300 * time.Millisecond, wantErr: nbns.ErrNoResponse},
+		{name: "reject", setup: func(s *Server) { s.NameService = RejectQueries }, query: nbns.Wildcard(),
+			want: 2 * delay, wantErr: nbns.ErrPortUnreachable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := NewNetwork(delay)
+				s := NewUnstartedServer(nil)
+				s.Network = n
+				tt.setup(s)
+				s.Start()
+				defer s.Close()
+				c := &nbns.Client{Timeout: 100 * time.Millisecond, Attempts: 3, Dialer: n.Dialer()}
+				start := time.Now()
+				r, err := c.NodeStatusName(t.Context(), s.NameAddr, tt.query)
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("took %v, want %v", got, tt.want)
+				}
+				if tt.wantErr != nil {
+					if !errors.Is(err, tt.wantErr) {
+						t.Fatalf("NodeStatus error = %v, want %v", err, tt.wantErr)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(Table("NBTTEST", "WORKGROUP"), r.Names, nameCmp); diff != "" {
+					t.Errorf("names (-want +got):\n%s", diff)
+				}
+				if got := s.NodeStatusQueries(); got != 1 {
+					t.Errorf("NodeStatusQueries() = %d, want 1", got)
+				}
+			})
+		})
+	}
+}
+
+// TestDialOnNetwork dials a Server on a Network with an nbt.Dialer and
+// counts, in virtual time, the round trips, connections and queries each
+// policy spends.
+func TestDialOnNetwork(t *testing.T) {
+	const rtt = 2 * delay
+	nbttest := nbns.MustName("NBTTEST", nbns.FileServer)
+	refuse := RefuseNames(session.ErrCalledNameNotPresent, SMBServer)
+	tests := []struct {
+		name        string
+		policy      nbt.Policy
+		h           Handler
+		ns          NameServiceMode
+		want        time.Duration
+		wantErr     error
+		connections int
+		queries     int
+		called      []nbns.Name
+	}{
+		{name: "PreSP5, accepts *SMBSERVER", policy: nbt.PreSP5, h: Echo,
+			want: 2 * rtt, connections: 1, called: []nbns.Name{SMBServer}},
+		{name: "PreSP5, accepts *SMBSERVER, UDP 137 dropped", policy: nbt.PreSP5, h: Echo, ns: DropQueries,
+			want: 2 * rtt, connections: 1, called: []nbns.Name{SMBServer}},
+		{name: "PreSP5, refuses *SMBSERVER", policy: nbt.PreSP5, h: refuse,
+			want: 5 * rtt, connections: 2, queries: 1, called: []nbns.Name{SMBServer, nbttest}},
+		{name: "SP5", policy: nbt.SP5, h: Echo,
+			want: 3 * rtt, connections: 1, queries: 1, called: []nbns.Name{nbttest}},
+		{name: "SP5, UDP 137 rejected", policy: nbt.SP5, h: Echo, ns: RejectQueries,
+			want: rtt, wantErr: nbns.ErrPortUnreachable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := NewNetwork(delay)
+				s := NewUnstartedServer(tt.h)
+				s.NameService = tt.ns
+				s.Network = n
+				s.Start()
+				defer s.Close()
+				d := s.Dialer()
+				d.Policy = tt.policy
+				d.Cache = nbt.NewNameCache(0)
+				start := time.Now()
+				c, err := d.DialContext(t.Context(), "tcp4", s.Addr.String())
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("dial took %v (%.1f round trips), want %v", got, float64(got)/float64(rtt), tt.want)
+				}
+				if tt.wantErr != nil {
+					if !errors.Is(err, tt.wantErr) {
+						t.Fatalf("dial error = %v, want %v", err, tt.wantErr)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+
+				start = time.Now()
+				msg := []byte{0, 0, 0, 4, 'p', 'i', 'n', 'g'} // a session message
+				if _, err := c.Write(msg); err != nil {
+					t.Fatal(err)
+				}
+				echo := make([]byte, len(msg))
+				if _, err := io.ReadFull(c, echo); err != nil || !bytes.Equal(echo, msg) {
+					t.Fatalf("echo % x, %v; want % x", echo, err, msg)
+				}
+				if got := time.Since(start); got != rtt {
+					t.Errorf("echo took %v, want %v", got, rtt)
+				}
+
+				var called []nbns.Name
+				for _, r := range s.Requests() {
+					called = append(called, r.Called)
+				}
+				type counts struct{ Connections, Connects, Queries int }
+				want := counts{tt.connections, tt.connections, tt.queries}
+				got := counts{s.Connections(), n.Connects(s.Addr), s.NodeStatusQueries()}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("counts (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tt.called, called, nameCmp); diff != "" {
+					t.Errorf("called names (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+// TestServerOnNetwork checks the addresses of Servers on a Network and
+// the Dialer they return.
+func TestServerOnNetwork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := NewNetwork(delay)
+		var got []netip.AddrPort
+		for _, ns := range []NameServiceMode{AnswerQueries, RejectQueries} {
+			s := NewUnstartedServer(nil)
+			s.Network = n
+			s.NameService = ns
+			s.Start()
+			defer s.Close()
+			got = append(got, s.Addr, s.NameAddr)
+			d := s.Dialer()
+			if d.NetDialer == nil || d.NameService == nil || d.NameService.Dialer == nil || d.NameServicePort != nbns.Port {
+				t.Errorf("Dialer() = %+v, want the Network's dialers and port 137", d)
+			}
+		}
+		want := []netip.AddrPort{
+			netip.MustParseAddrPort("198.18.0.2:139"), netip.MustParseAddrPort("198.18.0.2:137"),
+			netip.MustParseAddrPort("198.18.0.3:139"), netip.MustParseAddrPort("198.18.0.3:137"),
+		}
+		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+			t.Errorf("addresses (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestMaxSessions checks that a Server serving MaxSessions resets the
+// next connection, on loopback and on a Network, where the reset comes
+// exactly when it should: the session request goes out with the ACK at
+// 2d, the server accepts and resets at 3d, and the RST is back at 4d.
+func TestMaxSessions(t *testing.T) {
+	t.Run("loopback", func(t *testing.T) { testMaxSessions(t, nil) })
+	t.Run("network", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) { testMaxSessions(t, NewNetwork(delay)) })
+	})
+}
+
+func testMaxSessions(t *testing.T, n *Network) {
+	s := NewUnstartedServer(nil)
+	s.MaxSessions = 1
+	s.Network = n
+	s.Start()
+	defer s.Close()
+	var d session.Dialer
+	if n != nil {
+		d.NetDialer = n.Dialer()
+	}
+	req := session.Request{Called: SMBServer, Calling: nbns.MustName("TESTER", nbns.Workstation)}
+	c1, err := d.Dial(t.Context(), s.Addr, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+
+	start := time.Now()
+	c2, err := d.Dial(t.Context(), s.Addr, req)
+	if err == nil {
+		c2.Close()
+		t.Fatal("second session while the first is served: no error")
+	}
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		t.Errorf("second session: %v, want a reset", err)
+	}
+	if got := time.Since(start); n != nil && got != 4*delay {
+		t.Errorf("reset after %v, want %v", got, 4*delay)
+	}
+	if err := c1.WriteMessage([]byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c1.ReadMessage(nil); err != nil || string(got) != "still here" {
+		t.Fatalf("first session after the reset: %q, %v", got, err)
+	}
+	if got := s.Connections(); got != 2 {
+		t.Errorf("Connections() = %d, want 2", got)
+	}
+	if n == nil {
+		return // on loopback, when the server sees the first one end is a race
+	}
+
+	// The FIN of c1 reaches the server at d; the next connection at 3d.
+	c1.Close()
+	c3, err := d.Dial(t.Context(), s.Addr, req)
+	if err != nil {
+		t.Fatalf("session after the first one ended: %v", err)
+	}
+	c3.Close()
+	if got := s.Connections(); got != 3 {
+		t.Errorf("Connections() = %d, want 3", got)
 	}
 }
