@@ -1,14 +1,15 @@
 // Command demo shows the called-name policies of package nbt against the
-// hosts of Microsoft KB Q251166, played by nbttest servers on loopback. It
-// needs no root and no network.
+// hosts of Microsoft KB Q251166, played by nbttest servers on an in-memory
+// network (nbttest.Network) with 10 ms of latency each way. It needs no
+// root, no socket and no network.
 //
 //	go run ./examples/demo
 //
 // For each host and each policy it prints the outcome, the steps the dial
-// took and the time it spent, in milliseconds and in round trips: each host
-// sits behind a relay that adds 10 ms of latency each way. Node status
-// waits 100 ms after each of three transmissions here (the Dialer's
-// default is 750 ms), so that a silent UDP 137 costs 0.3 s.
+// took, the TCP connections it opened and the time it spent, in
+// milliseconds and in round trips. Node status waits 100 ms after each of
+// three transmissions here (the Dialer's default is 750 ms), so that a
+// silent UDP 137 costs 0.3 s.
 package main
 
 import (
@@ -37,29 +38,31 @@ func main() {
 // Policies are the policies the demo compares.
 var policies = []nbt.Policy{nbt.Race, nbt.PreSP5, nbt.SP5}
 
-// oneWay is the latency the relay adds in each direction.
+// oneWay is the network's latency in each direction.
 const oneWay = 10 * time.Millisecond
 
 func run(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "CASE\tPOLICY\tOUTCOME\tSTEPS\tTIME (RTT %v)\n", 2*oneWay)
+	fmt.Fprintf(tw, "CASE\tPOLICY\tOUTCOME\tSTEPS\tCONNS\tTIME (RTT %v)\n", 2*oneWay)
 	for _, sc := range nbttest.Scenarios() {
-		host := sc.Start()
-		relay := nbttest.RelayServer(host, oneWay)
+		network := nbttest.NewNetwork(oneWay)
+		host := nbttest.NewUnstartedServer(sc.Handler)
+		host.NameService = sc.NameService
+		host.Network = network
+		host.Start()
 		for _, p := range policies {
 			d := host.Dialer()
 			d.Policy = p
-			d.NetDialer = relay.Dialer()
-			d.NameServicePort = relay.NameAddr.Port()
+			before := network.Connects(host.Addr)
 			start := time.Now()
-			conn, err := d.Dial("tcp", relay.Addr.String())
+			conn, err := d.Dial("tcp", host.Addr.String())
 			elapsed := time.Since(start)
+			conns := network.Connects(host.Addr) - before
 			var attempts []nbt.Attempt
 			outcome := ""
 			if err != nil {
 				de, ok := errors.AsType[*nbt.DialError](err)
 				if !ok {
-					relay.Close()
 					host.Close()
 					return err
 				}
@@ -71,10 +74,9 @@ func run(w io.Writer) error {
 				outcome = "connected " + c.CalledName().String()
 				conn.Close()
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v = %.1f RTT\n", sc.Name, p, outcome, steps(attempts),
-				elapsed.Round(time.Millisecond), float64(elapsed)/float64(relay.RTT()))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%v = %.1f RTT\n", sc.Name, p, outcome, steps(attempts), conns,
+				elapsed.Round(time.Millisecond), float64(elapsed)/float64(network.RTT()))
 		}
-		relay.Close()
 		host.Close()
 	}
 	return tw.Flush()
@@ -94,10 +96,12 @@ func hex(b byte) string { return fmt.Sprintf("0x%02X", b) }
 func step(a nbt.Attempt) string {
 	var code session.ErrorCode
 	switch {
-	case errors.Is(a.Err, context.Canceled) && a.Step == nbt.StepNodeStatus:
-		return "node status: cancelled"
+	case a.Err == nbt.ErrAbandoned && a.Step == nbt.StepNodeStatus:
+		return "node status: abandoned"
+	case a.Err == nbt.ErrAbandoned:
+		return "connect abandoned"
 	case errors.Is(a.Err, context.Canceled):
-		return "connect cancelled"
+		return "cancelled"
 	case a.Step == nbt.StepNodeStatus && a.Err == nil:
 		return "node status"
 	case errors.Is(a.Err, nbns.ErrNoResponse):

@@ -14,4 +14,12 @@
 // Both listen on ephemeral ports, so that tests run unprivileged; point a
 // client's name service port at [Server.NameAddr]. Close waits for every
 // goroutine the Server started.
+//
+// A Server can also serve on a [Network], an in-memory IPv4 network whose
+// every byte and datagram takes a fixed delay, with TCP handshakes, FINs,
+// RSTs and ICMP port unreachables where a real link has them. Under
+// testing/synctest a dial over it takes an exact virtual time, so that
+// tests count round trips, connections and queries deterministically,
+// whatever the machine's load. A [Relay] adds latency in front of a
+// loopback Server instead, in real time.
 package nbttest
