@@ -1,7 +1,12 @@
+// Tests of whole dials over nbttest.Network in virtual time
+// (testing/synctest): round trips, connections and requests counted exactly.
+
 package nbt_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/nbt"
 	"github.com/netbios-go/netbios/nbt/nbttest"
 	"github.com/netbios-go/netbios/session"
@@ -253,6 +259,67 @@ func TestRaceOneRequestAtATime(t *testing.T) {
 				}
 				if most > 1 {
 					t.Errorf("%d session requests out at once", most)
+				}
+			})
+		})
+	}
+}
+
+// slowPort delays the connects that its dialer makes to one port.
+type slowPort struct {
+	d     session.ContextDialer
+	port  string
+	delay time.Duration
+}
+
+func (s slowPort) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if strings.HasSuffix(address, ":"+s.port) {
+		t := time.NewTimer(s.delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.d.DialContext(ctx, network, address)
+}
+
+// TestDirectWhenNetBIOSFails: with Dialer.Direct, a host with TCP 139
+// closed and 445 open (Windows with NetBIOS over TCP off) is reached over
+// Direct TCP even when 445's connect ends after NetBIOS has failed.
+func TestDirectWhenNetBIOSFails(t *testing.T) {
+	for _, slower := range []time.Duration{0, 2 * time.Millisecond, rtt} {
+		t.Run(slower.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := nbttest.NewNetwork(rtt / 2)
+				ln, err := n.Listen("tcp4", "198.18.0.2:445")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
+						}
+						c.Close()
+					}
+				}()
+				d := &nbt.Dialer{
+					NetDialer:   slowPort{n.Dialer(), "445", slower},
+					NameService: &nbns.Client{Dialer: n.Dialer()},
+					Cache:       nbt.NewNameCache(0),
+					Direct:      true,
+				}
+				c, err := d.Dial("tcp", "198.18.0.2")
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				defer c.Close()
+				if got := c.(*nbt.Conn).Transport(); got != nbt.Direct {
+					t.Errorf("transport %v, want Direct TCP", got)
 				}
 			})
 		})
