@@ -669,54 +669,6 @@ func TestRaceCache(t *testing.T) {
 	}
 }
 
-// TestDirect: with Direct set, a Direct TCP listener wins over NetBIOS; a
-// closed Direct port leaves NetBIOS to decide.
-func TestDirect(t *testing.T) {
-	s := nbttest.NewServer(nil)
-	defer s.Close()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	d := s.Dialer()
-	d.Direct, d.DirectPort = true, uint16(ln.Addr().(*net.TCPAddr).Port)
-	c, err := d.Dial("tcp", s.Addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc := c.(*nbt.Conn)
-	if nc.Transport() != nbt.Direct || nc.Session() != nil || !nc.CalledName().IsZero() {
-		t.Errorf("transport %v, session %v, called %v; want Direct TCP", nc.Transport(), nc.Session(), nc.CalledName())
-	}
-	srv := <-accepted
-	c.Write([]byte("x"))
-	b := make([]byte, 1)
-	srv.Read(b)
-	if b[0] != 'x' {
-		t.Errorf("direct conn carried %q", b)
-	}
-	c.Close()
-	srv.Close()
-	ln.Close() // now port DirectPort refuses
-
-	c, err = d.Dial("tcp", s.Addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if got := c.(*nbt.Conn).Transport(); got != nbt.NetBIOS {
-		t.Errorf("with 445 closed: transport %v, want NetBIOS", got)
-	}
-	echo(t, c)
-}
-
 // TestRaceLeavesNothing dials each KB host with the Race policy, many
 // times: the losing steps are cancelled and their connections closed, and
 // no goroutine or socket outlives the dials.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -324,4 +325,61 @@ func TestDirectWhenNetBIOSFails(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestDirect: with Direct set, a Direct TCP listener on 445 wins over
+// NetBIOS, one round trip against two; once 445 is closed, NetBIOS decides.
+func TestDirect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := nbttest.NewNetwork(rtt / 2)
+		s := nbttest.NewUnstartedServer(nil)
+		s.Network = n
+		s.Start()
+		defer s.Close()
+		ln, err := n.Listen("tcp4", netip.AddrPortFrom(s.Addr.Addr(), 445).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				accepted <- c
+			}
+		}()
+		d := s.Dialer()
+		d.Direct = true
+		start := time.Now()
+		c, err := d.Dial("tcp", s.Addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(start); got != rtt {
+			t.Errorf("Direct TCP dial took %v, want one round trip", got)
+		}
+		nc := c.(*nbt.Conn)
+		if nc.Transport() != nbt.Direct || nc.Session() != nil || !nc.CalledName().IsZero() {
+			t.Errorf("transport %v, called %v; want Direct TCP", nc.Transport(), nc.CalledName())
+		}
+		srv := <-accepted
+		c.Write([]byte("x"))
+		b := make([]byte, 1)
+		srv.Read(b)
+		if b[0] != 'x' {
+			t.Errorf("direct conn carried %q", b)
+		}
+		c.Close()
+		srv.Close()
+		ln.Close() // now 445 refuses
+
+		c, err = d.Dial("tcp", s.Addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if got := c.(*nbt.Conn).Transport(); got != nbt.NetBIOS {
+			t.Errorf("with 445 closed: transport %v, want NetBIOS", got)
+		}
+		echo(t, c)
+	})
 }
