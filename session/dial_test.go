@@ -782,3 +782,58 @@ func TestDialAddress(t *testing.T) {
 		}
 	})
 }
+
+// opaqueAddr is a RemoteAddr that is not a *net.TCPAddr, as a proxy's or a
+// wrapper's conn may have.
+type opaqueAddr struct{}
+
+func (opaqueAddr) Network() string { return "proxy" }
+func (opaqueAddr) String() string  { return "proxy:1080" }
+
+type opaqueConn struct{ net.Conn }
+
+func (opaqueConn) RemoteAddr() net.Addr { return opaqueAddr{} }
+
+// TestDialWithConn: the address given, not the conn's RemoteAddr, is where
+// a failed retarget comes back to and what the trace names; an address
+// that is not IPv4 is refused, and the conn closed.
+func TestDialWithConn(t *testing.T) {
+	t.Run("retarget target fails: back to addr", func(t *testing.T) {
+		dead := closedPort(t)
+		a := listen(t)
+		a.serve(t, byConn(reply(retargetTo(dead)), echo))
+		nc, err := net.Dial("tcp4", a.addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, log := traceLog()
+		rec := &recDialer{}
+		d := &Dialer{NetDialer: rec, Trace: tr}
+		c, err := d.DialWithConn(t.Context(), opaqueConn{nc}, a.addr, testReq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		echoOnce(t, c, "back at A")
+		if diff := cmp.Diff([]string{dead.String(), a.addr.String()}, rec.dialed()); diff != "" {
+			t.Errorf("dialed (-want +got):\n%s", diff)
+		}
+		for _, line := range log() {
+			if strings.Contains(line, "proxy") {
+				t.Errorf("the trace names the conn's RemoteAddr: %q", line)
+			}
+		}
+	})
+	t.Run("not IPv4", func(t *testing.T) {
+		client, server := net.Pipe()
+		defer server.Close()
+		_, err := (&Dialer{}).DialWithConn(t.Context(), client, netip.MustParseAddrPort("[2001:db8::1]:139"), testReq)
+		if !errors.Is(err, errNotIPv4) {
+			t.Fatalf("error %v, want errNotIPv4", err)
+		}
+		server.SetReadDeadline(time.Now().Add(10 * time.Second)) // bounds only a failure
+		if _, err := server.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("the peer reads %v, want io.EOF: the conn was not closed", err)
+		}
+	})
+}
