@@ -19,6 +19,7 @@ type dial struct {
 	d       *Dialer
 	policy  Policy
 	addr    netip.AddrPort // the session service
+	host    string         // the host name dialed, canonical; "" for an address
 	trace   *ClientTrace
 	calling nbns.Name
 	cache   *NameCache
@@ -80,9 +81,17 @@ func (s *dial) result(c *Conn, err error) (*Conn, error) {
 	return c, nil
 }
 
-// cached returns the called name the cache holds for the host.
-func (s *dial) cached() (nbns.Name, bool) {
-	return s.cache.get(s.addr, time.Now())
+// cacheKey is the dial's key in the name cache.
+func (s *dial) cacheKey() cacheKey { return cacheKey{host: s.host, addr: s.addr} }
+
+// cached returns the called name the cache holds for the host, unless the
+// caller chose the name.
+func (s *dial) cached() nbns.Name {
+	if !s.d.CalledName.IsZero() {
+		return nbns.Name{}
+	}
+	n, _ := s.cache.get(s.cacheKey(), time.Now())
+	return n
 }
 
 // run dials by the policy, racing Direct TCP when asked to.
@@ -136,8 +145,7 @@ func (s *dial) run(ctx context.Context, label nbns.Name) (*Conn, error) {
 // abandons the steps still running, waits for each, and closes what they
 // opened.
 func (s *dial) netbios(ctx context.Context, label nbns.Name) (*Conn, error) {
-	cached, _ := s.cached()
-	p := newPlan(s.policy, s.d.CalledName, cached, label)
+	p := newPlan(s.policy, s.d.CalledName, s.cached(), label)
 	steps, abandon := context.WithCancel(ctx)
 	defer abandon()
 
@@ -293,8 +301,8 @@ func (s *dial) connect(ctx context.Context, addr netip.AddrPort, step Step, name
 // session requests a session with called on nc, a connection to the
 // dial's address, following retargets. It records an attempt for each
 // connection the request went to, the last with the error it returns. It
-// remembers in the cache the name the host accepted, and forgets one the
-// host refused.
+// remembers in the cache the name discovery found and the host accepted,
+// and forgets one the host refused.
 func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Conn, error) {
 	req := session.Request{Called: called, Calling: s.calling}
 	start := time.Now()
@@ -354,13 +362,16 @@ func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Con
 		}
 	}
 	s.record(hops...)
+	discovered := s.d.CalledName.IsZero() // the caller's own choice is not learned
 	if err != nil {
-		if tryNext(err) {
-			s.cache.forget(s.addr, called)
+		if discovered && tryNext(err) {
+			s.cache.forget(s.cacheKey(), called)
 		}
 		return nil, err
 	}
-	s.cache.put(s.addr, called, time.Now())
+	if discovered {
+		s.cache.put(s.cacheKey(), called, time.Now())
+	}
 	return &Conn{Conn: sc, sess: sc}, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -152,9 +151,10 @@ type Dialer struct {
 	// defaults: no session keep-alives, 24-bit message lengths read.
 	Config *session.Config
 
-	// Cache remembers the called name each address accepted, so that the
-	// next dial to it asks for that name first. Nil means
-	// DefaultNameCache; NewNameCache(0) remembers nothing.
+	// Cache remembers the called name that discovery found for each host
+	// name and address dialed, so that the next dial to it asks for that
+	// name first. Dials with a CalledName neither read nor fill it. Nil
+	// means DefaultNameCache; NewNameCache(0) remembers nothing.
 	Cache *NameCache
 
 	// Direct also opens a Direct TCP connection to DirectPort at the
@@ -228,7 +228,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	switch network {
 	case "tcp", "tcp4":
 	case "tcp6":
-		return nil, opErr(nil, errIPv6)
+		return nil, opErr(nil, errIPv6Network)
 	default:
 		return nil, opErr(nil, net.UnknownNetworkError(network))
 	}
@@ -237,80 +237,20 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	host, port, err := splitHostPort(address)
+	tg, err := d.lookupTarget(ctx, address)
 	if err != nil {
 		return nil, opErr(nil, err)
 	}
-	ip, label, err := d.resolve(ctx, host)
-	if err != nil {
-		return nil, opErr(nil, err)
-	}
-	addr := netip.AddrPortFrom(ip, port)
+	addr := tg.addr
 	s := &dial{
-		d: d, policy: policy, addr: addr, trace: ContextClientTrace(ctx), calling: d.calling(),
+		d: d, policy: policy, addr: addr, host: tg.host, trace: ContextClientTrace(ctx), calling: d.calling(),
 		cache: d.nameCache(), caller: ctx,
 	}
-	c, err := s.result(s.run(ctx, label))
+	c, err := s.result(s.run(ctx, tg.label))
 	if err != nil {
 		return nil, opErr(net.TCPAddrFromAddrPort(addr), err)
 	}
 	return c, nil
-}
-
-var errIPv6 = errors.New("nbt: NetBIOS over TCP runs over IPv4 only (RFC 1001/1002); use network tcp4")
-
-// splitHostPort splits address into host and port, the port 139 when
-// absent.
-func splitHostPort(address string) (string, uint16, error) {
-	host, ps, err := net.SplitHostPort(address)
-	if err != nil {
-		if strings.Count(address, ":") > 1 && !strings.HasPrefix(address, "[") {
-			return "", 0, errIPv6 // a bare IPv6 address
-		}
-		if strings.Contains(address, ":") || strings.HasPrefix(address, "[") {
-			return "", 0, err
-		}
-		return address, Port, nil
-	}
-	p, err := strconv.ParseUint(ps, 10, 16)
-	if err != nil || p == 0 {
-		return "", 0, errors.New("nbt: invalid port " + strconv.Quote(ps))
-	}
-	return host, uint16(p), nil
-}
-
-// resolve returns the IPv4 address of host and, for a host name, the
-// called name made of its first label.
-func (d *Dialer) resolve(ctx context.Context, host string) (netip.Addr, nbns.Name, error) {
-	if ip, err := netip.ParseAddr(host); err == nil {
-		if ip = ip.Unmap(); !ip.Is4() {
-			return netip.Addr{}, nbns.Name{}, errIPv6
-		}
-		return ip, nbns.Name{}, nil
-	}
-	r := d.Resolver
-	if r == nil {
-		r = net.DefaultResolver
-	}
-	ips, err := r.LookupNetIP(ctx, "ip4", host)
-	if err != nil {
-		return netip.Addr{}, nbns.Name{}, err
-	}
-	if len(ips) == 0 {
-		return netip.Addr{}, nbns.Name{}, &net.DNSError{Err: "no IPv4 address", Name: host, IsNotFound: true}
-	}
-	label, _ := labelName(host)
-	return ips[0].Unmap(), label, nil
-}
-
-// labelName returns the called name made of the first label of a host
-// name: upper-cased, cut to 15 bytes, suffix <20> (KB Q161431).
-func labelName(host string) (nbns.Name, error) {
-	label, _, _ := strings.Cut(host, ".")
-	if len(label) > nbns.NameLen-1 {
-		label = label[:nbns.NameLen-1]
-	}
-	return nbns.NewName(label, nbns.FileServer)
 }
 
 // calling returns the calling name of a dial.

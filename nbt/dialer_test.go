@@ -655,7 +655,7 @@ func TestRaceCache(t *testing.T) {
 		t.Errorf("after a stale entry: called %v", c.CalledName())
 	}
 
-	if name, ok := d.Cache.Lookup(s.Addr); !ok || name != nbttest.SMBServer {
+	if name, ok := d.Cache.Lookup("", s.Addr); !ok || name != nbttest.SMBServer {
 		t.Errorf("Lookup = %v, %v; want *SMBSERVER<20>", name, ok)
 	}
 

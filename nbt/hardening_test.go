@@ -534,7 +534,7 @@ func TestCancelEveryStep(t *testing.T) {
 						t.Fatalf("priming the cache: %v", err)
 					}
 					c.Close()
-					if _, ok := d.Cache.Lookup(s.Addr); !ok {
+					if _, ok := d.Cache.Lookup("", s.Addr); !ok {
 						t.Fatal("the cache holds no name after a dial that succeeded")
 					}
 					e.primed.Store(true)
@@ -560,7 +560,7 @@ func TestCancelEveryStep(t *testing.T) {
 					t.Fatalf("dial succeeded with %v, want context.Canceled", c.(*nbt.Conn).CalledName())
 				}
 				conns.check(t)
-				if _, ok := d.Cache.Lookup(s.Addr); tt.cached && ok == tt.stale {
+				if _, ok := d.Cache.Lookup("", s.Addr); tt.cached && ok == tt.stale {
 					t.Errorf("after the cancel, the cache holds a name: %v; want %v", ok, !tt.stale)
 				}
 				at := e.cancelled.Load()

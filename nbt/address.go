@@ -1,0 +1,197 @@
+package nbt
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/netbios-go/netbios/nbns"
+)
+
+// errIPv6Network is the error of a dial on network "tcp6".
+var errIPv6Network = errors.New("nbt: NetBIOS over TCP runs over IPv4 only (RFC 1001/1002); use network tcp or tcp4")
+
+// ipv6Error reports an IPv6 address given or resolved as the host.
+func ipv6Error(ip string) error {
+	return &net.AddrError{Err: "an IPv6 address: NetBIOS over TCP runs over IPv4 only (RFC 1001/1002)", Addr: ip}
+}
+
+// target is what a dial goes to: the session service's address and what
+// the caller named.
+type target struct {
+	addr  netip.AddrPort
+	host  string    // the host name dialed, in canonical form; "" for an address
+	label nbns.Name // the called name made of host's first label; zero for an address
+}
+
+// lookupTarget parses address, "host", "host:port" or "[host]:port", and
+// resolves its host. The port is 139 when absent and may be a service
+// name, as with net.Dial. Only an IPv4 unicast address is a target.
+func (d *Dialer) lookupTarget(ctx context.Context, address string) (target, error) {
+	host, ps, err := splitHostPort(address)
+	if err != nil {
+		return target{}, err
+	}
+	port, err := d.lookupPort(ctx, ps)
+	if err != nil {
+		return target{}, err
+	}
+	var t target
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Zone() != "" || !ip.Unmap().Is4() {
+			return target{}, ipv6Error(host)
+		}
+		ip = ip.Unmap()
+		if err := checkUnicast(ip); err != nil {
+			return target{}, err
+		}
+		t.addr = netip.AddrPortFrom(ip, port)
+		return t, nil
+	}
+	r := d.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	ips, err := r.LookupNetIP(ctx, "ip4", host)
+	if err != nil {
+		return target{}, err
+	}
+	var refused error
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		if !ip.Is4() {
+			continue
+		}
+		if refused = checkUnicast(ip); refused == nil {
+			t.addr = netip.AddrPortFrom(ip, port)
+			break
+		}
+	}
+	switch {
+	case !t.addr.IsValid() && refused != nil:
+		return target{}, &net.DNSError{Err: "resolves to no unicast IPv4 address: " + refused.Error(), Name: host, IsNotFound: true}
+	case !t.addr.IsValid():
+		return target{}, &net.DNSError{Err: "no IPv4 address", Name: host, IsNotFound: true}
+	}
+	t.host = canonicalHost(host)
+	t.label, _ = labelName(host)
+	return t, nil
+}
+
+// splitHostPort splits address into host and port; the port is "" when
+// absent. A bare IPv6 address, "::1", is a host without a port.
+func splitHostPort(address string) (host, port string, err error) {
+	if address == "" {
+		return "", "", errors.New("nbt: missing address")
+	}
+	if _, err := netip.ParseAddr(address); err == nil {
+		return address, "", nil // an address, IPv4 or bare IPv6 ("::ffff:127.0.0.1")
+	}
+	if !strings.Contains(address, ":") && !strings.HasPrefix(address, "[") {
+		return address, "", nil
+	}
+	host, port, err = net.SplitHostPort(address)
+	if err != nil {
+		return "", "", err
+	}
+	if host == "" {
+		return "", "", &net.AddrError{Err: "missing host", Addr: address}
+	}
+	return host, port, nil
+}
+
+// lookupPort returns the TCP port named by ps, a number or a service name
+// such as "netbios-ssn"; "" is 139.
+func (d *Dialer) lookupPort(ctx context.Context, ps string) (uint16, error) {
+	if ps == "" {
+		return Port, nil
+	}
+	if p, err := strconv.ParseUint(ps, 10, 16); err == nil && p != 0 {
+		return uint16(p), nil
+	}
+	if ps[0] >= '0' && ps[0] <= '9' {
+		return 0, &net.AddrError{Err: "invalid port", Addr: ps}
+	}
+	r := d.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	p, err := r.LookupPort(ctx, "tcp", ps) // /etc/services: no traffic
+	if err != nil || p <= 0 || p > 65535 {
+		return 0, &net.AddrError{Err: "unknown port", Addr: ps}
+	}
+	return uint16(p), nil
+}
+
+// checkUnicast refuses an address that is not one host's: the unspecified
+// address, a multicast group, the limited broadcast address and the
+// directed broadcast address of a local IPv4 network. A node status query
+// to one of them would be answered by every host there, or by none, and
+// Go's UDP sockets may broadcast.
+func checkUnicast(ip netip.Addr) error {
+	why := ""
+	switch {
+	case ip.IsUnspecified():
+		why = "the unspecified address"
+	case ip.IsMulticast():
+		why = "a multicast address"
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		why = "the limited broadcast address"
+	case !ip.IsLoopback() && isLocalBroadcast(ip):
+		why = "the broadcast address of a local network"
+	default:
+		return nil
+	}
+	return &net.AddrError{Err: why + ", not a host's: NetBIOS sessions are unicast", Addr: ip.String()}
+}
+
+// isLocalBroadcast reports whether ip is the directed broadcast address of
+// a network on one of this host's interfaces.
+func isLocalBroadcast(ip netip.Addr) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		p, ok := netip.AddrFromSlice(n.IP)
+		ones, bits := n.Mask.Size()
+		if !ok || !p.Unmap().Is4() || bits != 32 || ones >= 31 {
+			continue
+		}
+		if ip == directedBroadcast(netip.PrefixFrom(p.Unmap(), ones)) {
+			return true
+		}
+	}
+	return false
+}
+
+// directedBroadcast returns the last address of an IPv4 prefix.
+func directedBroadcast(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v |= 1<<(32-p.Bits()) - 1
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// canonicalHost is the form of a host name the name cache keys on: lower
+// case, without a final dot.
+func canonicalHost(host string) string {
+	return strings.ToLower(strings.TrimSuffix(host, "."))
+}
+
+// labelName returns the called name made of the first label of a host
+// name: upper-cased, cut to 15 bytes, suffix <20> (KB Q161431).
+func labelName(host string) (nbns.Name, error) {
+	label, _, _ := strings.Cut(host, ".")
+	if len(label) > nbns.NameLen-1 {
+		label = label[:nbns.NameLen-1]
+	}
+	return nbns.NewName(label, nbns.FileServer)
+}
