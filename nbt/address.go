@@ -94,11 +94,13 @@ func splitHostPort(address string) (host, port string, err error) {
 		return address, "", nil
 	}
 	host, port, err = net.SplitHostPort(address)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", "", err
-	}
-	if host == "" {
+	case host == "":
 		return "", "", &net.AddrError{Err: "missing host", Addr: address}
+	case port == "":
+		return "", "", &net.AddrError{Err: "missing port", Addr: address}
 	}
 	return host, port, nil
 }
