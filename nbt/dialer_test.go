@@ -447,6 +447,8 @@ func TestCancelAndDeadline(t *testing.T) {
 	})
 }
 
+// TestBadAddresses checks the error and its *net.OpError of addresses and
+// networks that are refused; TestAddressForms has the forms accepted.
 func TestBadAddresses(t *testing.T) {
 	var d nbt.Dialer
 	for _, tt := range []struct{ network, address, want string }{
@@ -455,8 +457,8 @@ func TestBadAddresses(t *testing.T) {
 		{"tcp", "[::1]:139", "IPv4 only"},
 		{"tcp", "::1", "IPv4 only"},
 		{"tcp", "127.0.0.1:0", "invalid port"},
-		{"tcp", "127.0.0.1:http", "invalid port"},
-		{"tcp", "127.0.0.1:", "invalid port"},
+		{"tcp", "127.0.0.1:no-such-service", "unknown port"},
+		{"tcp", "127.0.0.1:", "missing port"},
 	} {
 		_, err := d.Dial(tt.network, tt.address)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -785,7 +787,7 @@ func TestProxyNetDialer(t *testing.T) {
 		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 1080},
 		socksAddr("proxy.example:1080"),
 	} {
-		for _, p := range hardPolicies {
+		for _, p := range allPolicies {
 			t.Run(self.Network()+"/"+p.String(), func(t *testing.T) {
 				var n atomic.Int32
 				a := nbttest.NewServer(nbttest.HandlerFunc(func(session.Request) nbttest.Response {

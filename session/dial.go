@@ -123,23 +123,29 @@ func (d *Dialer) bound(ctx context.Context) (context.Context, context.CancelFunc
 // dial runs the call loop of RFC 1002 §5.2.1.1 from addr; nc, when not
 // nil, is the first connection, already open to addr.
 func (d *Dialer) dial(ctx context.Context, nc net.Conn, addr netip.AddrPort, req Request) (*Conn, error) {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 	orig, cur := addr, addr
 	var chain []netip.AddrPort
 	opErr := func(err error) error {
 		return &net.OpError{Op: "dial", Net: "tcp4", Addr: net.TCPAddrFromAddrPort(orig), Err: err}
 	}
-	if !addr.Addr().Unmap().Is4() {
-		return nil, opErr(errNotIPv4)
+	if err := checkAddr(addr); err != nil {
+		if nc != nil {
+			nc.Close()
+		}
+		return nil, opErr(err)
 	}
+	var lastErr error // the last retarget target's failure
 	for connects := 0; ; connects++ {
 		if connects == d.maxConnects() {
-			return nil, opErr(&RetargetLimitError{Chain: chain})
+			return nil, opErr(&RetargetLimitError{Chain: chain, Err: lastErr})
 		}
 		chain = append(chain, cur)
 		if nc == nil {
 			var err error
 			if nc, err = d.connect(ctx, cur); err != nil {
 				if cur != orig && ctx.Err() == nil {
+					lastErr = &RetargetFailedError{Addr: cur, Err: err}
 					cur = orig // the retarget target failed: back to the start
 					continue
 				}
@@ -155,7 +161,7 @@ func (d *Dialer) dial(ctx context.Context, nc net.Conn, addr netip.AddrPort, req
 			}
 			return c, nil
 		}
-		if err := checkRetarget(re.Addr); err != nil {
+		if err := checkRetarget(orig, re.Addr); err != nil {
 			return nil, opErr(&badRetargetError{re, err})
 		}
 		cur = re.Addr
@@ -215,12 +221,7 @@ func (d *Dialer) DialConn(ctx context.Context, nc net.Conn, req Request) (*Conn,
 func (d *Dialer) DialWithConn(ctx context.Context, nc net.Conn, addr netip.AddrPort, req Request) (*Conn, error) {
 	ctx, cancel := d.bound(ctx)
 	defer cancel()
-	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-	c, err := d.dial(ctx, nc, addr, req)
-	if err != nil && nc != nil && !addr.Addr().Is4() {
-		nc.Close() // dial refused addr before it used nc
-	}
-	return c, err
+	return d.dial(ctx, nc, addr, req)
 }
 
 func (d *Dialer) handshake(ctx context.Context, nc net.Conn, addr netip.AddrPort, req Request) (c *Conn, err error) {
@@ -354,18 +355,38 @@ func unwrapOp(err error) error {
 	return err
 }
 
-// checkRetarget refuses the addresses a retarget cannot usefully name.
-func checkRetarget(a netip.AddrPort) error {
+// checkAddr refuses an address that cannot be a session service's: not
+// IPv4, not one host's, or port 0.
+func checkAddr(a netip.AddrPort) error {
 	ip := a.Addr()
 	switch {
 	case !ip.Is4():
-		return errors.New("not an IPv4 address")
+		return errNotIPv4
 	case ip.IsUnspecified():
-		return errors.New("unspecified address")
+		return &net.AddrError{Err: "the unspecified address, not a host's", Addr: a.String()}
 	case ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return errors.New("not a unicast address")
+		return &net.AddrError{Err: "not a unicast address", Addr: a.String()}
 	case a.Port() == 0:
-		return errors.New("port 0")
+		return &net.AddrError{Err: "port 0", Addr: a.String()}
+	}
+	return nil
+}
+
+// checkRetarget refuses the addresses a retarget from the server at orig
+// cannot name: those checkAddr refuses, and addresses on this host's
+// loopback or on a link-local network unless orig is there too, so that a
+// server elsewhere cannot use retargets to probe the client's own ports,
+// or send a session request to its local services.
+func checkRetarget(orig, a netip.AddrPort) error {
+	if err := checkAddr(a); err != nil {
+		return err
+	}
+	ip, from := a.Addr(), orig.Addr()
+	switch {
+	case ip.IsLoopback() && !from.IsLoopback():
+		return errors.New("a loopback address, and " + from.String() + " is not on loopback: only a server on this host may send a dial to it")
+	case ip.IsLinkLocalUnicast() && !from.IsLinkLocalUnicast():
+		return errors.New("a link-local address, and " + from.String() + " is not link-local: only a server on that link may send a dial to it")
 	}
 	return nil
 }
@@ -384,12 +405,17 @@ func (e *badRetargetError) Unwrap() error { return e.RetargetError }
 
 // RetargetLimitError reports a dial whose retargets did not end within
 // [Dialer.MaxConnects] connects, for example two servers that retarget to
-// each other.
+// each other, or one that retargets to a target that fails, again after
+// each return to it.
 type RetargetLimitError struct {
 	Chain []netip.AddrPort // the address of each connect, in order
+
+	// Err is the last failure of a retarget's target, a
+	// *RetargetFailedError, or nil when every target answered.
+	Err error
 }
 
-// Error lists the chain of addresses.
+// Error lists the chain of addresses and the last target's failure.
 func (e *RetargetLimitError) Error() string {
 	var b strings.Builder
 	b.WriteString("session: retargets did not end after ")
@@ -401,5 +427,28 @@ func (e *RetargetLimitError) Error() string {
 		}
 		b.WriteString(a.String())
 	}
+	if e.Err != nil {
+		b.WriteString("; ")
+		b.WriteString(e.Err.Error())
+	}
 	return b.String()
 }
+
+// Unwrap returns Err.
+func (e *RetargetLimitError) Unwrap() error { return e.Err }
+
+// RetargetFailedError reports that the connect to a retarget's target
+// failed, after which the dial went back to the original address, as RFC
+// 1002 §5.2.1.1 says.
+type RetargetFailedError struct {
+	Addr netip.AddrPort // the retarget's target
+	Err  error          // the connect's error
+}
+
+// Error names the target and its error.
+func (e *RetargetFailedError) Error() string {
+	return "the retarget to " + e.Addr.String() + " failed: " + e.Err.Error()
+}
+
+// Unwrap returns Err.
+func (e *RetargetFailedError) Unwrap() error { return e.Err }

@@ -837,3 +837,100 @@ func TestDialWithConn(t *testing.T) {
 		}
 	})
 }
+
+// pipeServer returns the client end of a pipe whose server end reads a
+// session request and writes resp.
+func pipeServer(t *testing.T, resp []byte) net.Conn {
+	client, server := net.Pipe()
+	t.Cleanup(func() { server.Close() })
+	go func() {
+		var req [HeaderLen + minRequestLength]byte
+		if _, err := io.ReadFull(server, req[:]); err != nil {
+			return
+		}
+		server.Write(resp)
+	}()
+	return client
+}
+
+// TestDialRetargetScope: a server elsewhere cannot retarget the client into
+// its own loopback or onto a link-local network, where it could probe
+// ports or reach local services; a server that is there itself can.
+func TestDialRetargetScope(t *testing.T) {
+	cases := []struct {
+		from, to string
+		refused  string // in the error; "" when the retarget is followed
+	}{
+		{from: "198.18.0.2:139", to: "127.0.0.1:445", refused: "a loopback address, and 198.18.0.2 is not on loopback"},
+		{from: "198.18.0.2:139", to: "127.1.2.3:139", refused: "a loopback address"},
+		{from: "198.18.0.2:139", to: "169.254.10.1:139", refused: "a link-local address, and 198.18.0.2 is not link-local"},
+		{from: "169.254.3.3:139", to: "127.0.0.1:139", refused: "a loopback address"},
+		{from: "169.254.3.3:139", to: "169.254.10.1:139"},
+		{from: "127.0.0.1:139", to: "127.0.0.2:1445"},
+		{from: "198.18.0.2:139", to: "198.18.0.3:139"},
+	}
+	for _, tt := range cases {
+		t.Run(tt.from+" to "+tt.to, func(t *testing.T) {
+			from, to := netip.MustParseAddrPort(tt.from), netip.MustParseAddrPort(tt.to)
+			rec := &recorder{}
+			d := &Dialer{NetDialer: rec, MaxConnects: 2}
+			_, err := d.DialWithConn(t.Context(), pipeServer(t, retargetTo(to)), from, testReq)
+			if err == nil {
+				t.Fatal("dial succeeded")
+			}
+			var want []string
+			if tt.refused == "" {
+				want = []string{to.String()} // followed, to the recorder
+			} else if !strings.Contains(err.Error(), "refusing to follow: "+tt.refused) {
+				t.Errorf("error %q, want it to contain %q", err, tt.refused)
+			}
+			if diff := cmp.Diff(want, rec.dialed()); diff != "" {
+				t.Errorf("dialed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// recorder records the addresses it is asked to dial and dials none.
+type recorder struct {
+	mu    sync.Mutex
+	addrs []string
+}
+
+func (r *recorder) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	r.mu.Lock()
+	r.addrs = append(r.addrs, address)
+	r.mu.Unlock()
+	return nil, syscall.ECONNREFUSED
+}
+
+func (r *recorder) dialed() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addrs
+}
+
+// TestDialRetargetLimitSaysWhy: a server that retargets, after each return
+// to it, to a target that refuses the connect ends the dial with the
+// retarget limit and the target's refusal, which errors.Is finds.
+func TestDialRetargetLimitSaysWhy(t *testing.T) {
+	dead := closedPort(t)
+	a := newFakeServer(t, reply(retargetTo(dead)))
+	_, err := dialWith(t, t.Context(), &Dialer{}, a.addr)
+	le, ok := errors.AsType[*RetargetLimitError](err)
+	if !ok {
+		t.Fatalf("error %v, want a *RetargetLimitError", err)
+	}
+	if d := cmp.Diff([]netip.AddrPort{a.addr, dead, a.addr, dead}, le.Chain, cmpNames); d != "" {
+		t.Errorf("chain (-want +got):\n%s", d)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("errors.Is(%v, ECONNREFUSED) = false", err)
+	}
+	if fe, ok := errors.AsType[*RetargetFailedError](err); !ok || fe.Addr != dead {
+		t.Errorf("error %v: want a *RetargetFailedError for %v", err, dead)
+	}
+	if want := "the retarget to " + dead.String() + " failed: "; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q, want it to contain %q", err, want)
+	}
+}
