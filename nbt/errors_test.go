@@ -213,3 +213,27 @@ func TestDialErrorUnwrap(t *testing.T) {
 		t.Errorf("Unwrap (-want +got):\n%s", diff)
 	}
 }
+
+// TestDialErrorRetargetRefused: a host that retargets, each time the dial
+// comes back to it, to a port that refuses the connect ends the dial with
+// an error that tells the refusal, not only that retargets did not end.
+func TestDialErrorRetargetRefused(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().(*net.TCPAddr).AddrPort()
+	l.Close()
+	s := nbttest.NewServer(nbttest.Retarget(dead))
+	defer s.Close()
+	d := s.Dialer()
+	d.CalledName = nbt.SMBServer
+	_, err = d.Dial("tcp", s.Addr.String())
+	want := "the retarget to " + dead.String() + " failed: connect: connection refused"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want it to contain %q", err, want)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("errors.Is(%v, ECONNREFUSED) = false", err)
+	}
+}
