@@ -314,7 +314,7 @@ func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Con
 	sd := session.Dialer{
 		NetDialer:   s.d.NetDialer,
 		MaxConnects: s.d.MaxConnects,
-		Timeout:     -1, // the dial's context carries the Dialer's bound
+		Timeout:     s.d.Timeout, // the dial's context has it already: adds nothing
 		Config:      s.d.Config,
 		Trace: &session.Trace{
 			ConnectStart: func(addr netip.AddrPort) {

@@ -121,9 +121,8 @@ type Dialer struct {
 	CallingName nbns.Name
 
 	// Timeout bounds the whole dial, with the context's deadline: the
-	// earlier applies. Zero means DefaultTimeout, so that no step waits
-	// forever on a host that accepts TCP and never answers; negative means
-	// no bound but the context's.
+	// earlier applies. Zero means DefaultTimeout; negative means no bound
+	// but the context's (see [session.Bound]).
 	Timeout time.Duration
 
 	// NameService sends node status queries. Nil means a zero
@@ -168,15 +167,9 @@ type Dialer struct {
 	DirectPort uint16
 }
 
-// DefaultTimeout bounds a dial when Dialer.Timeout is zero.
-const DefaultTimeout = 30 * time.Second
-
-func (d *Dialer) timeout() time.Duration {
-	if d.Timeout == 0 {
-		return DefaultTimeout
-	}
-	return d.Timeout
-}
+// DefaultTimeout bounds a dial when Dialer.Timeout is zero: it is
+// [session.DefaultTimeout].
+const DefaultTimeout = session.DefaultTimeout
 
 func (d *Dialer) nameCache() *NameCache {
 	if d.Cache == nil {
@@ -218,6 +211,8 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if ctx == nil {
 		panic("nbt: nil context")
 	}
+	dd := *d // the dial's own copy, as net.Dialer makes: a change to d does not reach dials in flight
+	d = &dd
 	policy := d.Policy
 	opErr := func(addr net.Addr, err error) error {
 		if _, ok := err.(*DialError); !ok {
@@ -232,11 +227,8 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	default:
 		return nil, opErr(nil, net.UnknownNetworkError(network))
 	}
-	if t := d.timeout(); t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
+	ctx, cancel := session.Bound(ctx, d.Timeout)
+	defer cancel()
 	tg, err := d.lookupTarget(ctx, address)
 	if err != nil {
 		return nil, opErr(nil, err)

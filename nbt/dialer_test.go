@@ -864,3 +864,46 @@ func TestRaceOneConnectionAtATime(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestDialerChangedDuringDial changes every field of a Dialer while a dial
+// it started is in flight: the dial goes on with the Dialer as it was
+// when it started, and (under -race) reads none of the Dialer's fields
+// after it started.
+func TestDialerChangedDuringDial(t *testing.T) {
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s := nbttest.NewServer(nbttest.HandlerFunc(func(req session.Request) nbttest.Response {
+		if req.Called == nbttest.SMBServer {
+			once.Do(func() { close(held) })
+			<-release
+			return nbttest.Response{Reject: session.ErrCalledNameNotPresent}
+		}
+		return nbttest.Response{}
+	}))
+	defer s.Close()
+	d := s.Dialer()
+	d.Policy = nbt.PreSP5 // *SMBSERVER, refused, then node status and a second connect
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := d.Dial("tcp", s.Addr.String())
+		done <- result{c, err}
+	}()
+	<-held
+	*d = nbt.Dialer{
+		Policy: nbt.SP5, CalledName: nbns.MustName("CHANGED", nbns.FileServer), Timeout: time.Nanosecond,
+		NameServicePort: 1, NetDialer: &recordingDialer{}, MaxConnects: -1, Cache: nbt.NewNameCache(0),
+	}
+	close(release)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.c.Close()
+	if got := r.c.(*nbt.Conn).CalledName(); got != nbttestName {
+		t.Errorf("called %v, want %v as the Dialer said when the dial started", got, nbttestName)
+	}
+}

@@ -21,7 +21,9 @@ const SSNRetryCount = 4
 // a session request; a server that sends more is not answering.
 const maxKeepAlives = 16
 
-// DefaultTimeout bounds a Dialer's dial when Dialer.Timeout is zero.
+// DefaultTimeout bounds a dial whose Timeout is zero, here and in package
+// nbt, so that a server that accepts TCP and never answers cannot hold a
+// dial forever. See [Bound].
 const DefaultTimeout = 30 * time.Second
 
 // A ContextDialer dials network connections; *net.Dialer and
@@ -61,9 +63,8 @@ type Dialer struct {
 	MaxConnects int
 
 	// Timeout bounds a whole dial or handshake, with the context's
-	// deadline: the earlier applies. Zero means DefaultTimeout, so that a
-	// server that accepts TCP and never answers cannot hold a dial
-	// forever; negative means no bound but the context's.
+	// deadline: the earlier applies. Zero means DefaultTimeout; negative
+	// means no bound but the context's (see [Bound]).
 	Timeout time.Duration
 
 	// Config configures the conns the Dialer returns. Nil means the
@@ -91,33 +92,47 @@ func (d *Dialer) netDialer() ContextDialer {
 	return d.NetDialer
 }
 
-// Dial connects to the session service at addr, an IPv4 address and port,
-// and requests a session with req. It follows a RETARGET as RFC 1002
-// §5.2.1.1 says: it closes the connection and dials the address and port
-// the server named; when that connect fails, it goes back to the original
-// address. It stops after MaxConnects connects in all.
+// Dial connects to the session service at addr and requests a session
+// with req. See [Dialer.DialContext].
+func (d *Dialer) Dial(addr netip.AddrPort, req Request) (*Conn, error) {
+	return d.DialContext(context.Background(), addr, req)
+}
+
+// DialContext connects to the session service at addr, an IPv4 address
+// and port, and requests a session with req. It follows a RETARGET as RFC
+// 1002 §5.2.1.1 says: it closes the connection and dials the address and
+// port the server named; when that connect fails, it goes back to the
+// original address. It stops after MaxConnects connects in all.
 //
-// The context and Timeout bound the whole dial; once Dial returns a conn, the context
-// no longer affects it. Errors are *[net.OpError] values with Op "dial",
-// wrapping a *[NegativeResponseError] for a refusal (so that errors.Is finds
-// its [ErrorCode]), a *[RetargetLimitError] when the retargets did not end,
-// the context's error, or the I/O error of the step that failed.
-func (d *Dialer) Dial(ctx context.Context, addr netip.AddrPort, req Request) (*Conn, error) {
-	ctx, cancel := d.bound(ctx)
+// The context and Timeout bound the whole dial; once DialContext returns
+// a conn, the context no longer affects it. Errors are *[net.OpError]
+// values with Op "dial", wrapping a *[NegativeResponseError] for a refusal
+// (so that errors.Is finds its [ErrorCode]), a *[RetargetLimitError] when
+// the retargets did not end, the context's error, or the I/O error of the
+// step that failed.
+func (d *Dialer) DialContext(ctx context.Context, addr netip.AddrPort, req Request) (*Conn, error) {
+	ctx, cancel := Bound(ctx, d.Timeout)
 	defer cancel()
 	return d.dial(ctx, nil, addr, req)
 }
 
-// bound applies the Dialer's Timeout to ctx.
-func (d *Dialer) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	t := d.Timeout
-	if t == 0 {
-		t = DefaultTimeout
+// Bound applies timeout to ctx as every Timeout field of this module
+// means it: zero means [DefaultTimeout], negative means no bound but the
+// context's, and the earlier of ctx's deadline and the timeout applies. A
+// timeout that would end after ctx's deadline adds nothing, so that a
+// caller that bounds a dial and the steps it composes, each with the same
+// Timeout, bounds it once.
+func Bound(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout == 0 {
+		timeout = DefaultTimeout
 	}
-	if t < 0 {
+	if timeout < 0 {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, t)
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Add(timeout).Before(dl) {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, timeout)
 }
 
 // dial runs the call loop of RFC 1002 §5.2.1.1 from addr; nc, when not
@@ -201,7 +216,7 @@ func (d *Dialer) DialConn(ctx context.Context, nc net.Conn, req Request) (*Conn,
 			return d.DialWithConn(ctx, nc, netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()), req)
 		}
 	}
-	ctx, cancel := d.bound(ctx)
+	ctx, cancel := Bound(ctx, d.Timeout)
 	defer cancel()
 	ra := nc.RemoteAddr()
 	c, err := d.handshake(ctx, nc, netip.AddrPort{}, req)
@@ -219,7 +234,7 @@ func (d *Dialer) DialConn(ctx context.Context, nc net.Conn, req Request) (*Conn,
 // whose RemoteAddr is the proxy's or not TCP. nc is the first of
 // MaxConnects connects. On error nc is closed.
 func (d *Dialer) DialWithConn(ctx context.Context, nc net.Conn, addr netip.AddrPort, req Request) (*Conn, error) {
-	ctx, cancel := d.bound(ctx)
+	ctx, cancel := Bound(ctx, d.Timeout)
 	defer cancel()
 	return d.dial(ctx, nc, addr, req)
 }

@@ -285,7 +285,7 @@ func dialWith(t *testing.T, ctx context.Context, d *Dialer, addr netip.AddrPort)
 	if d.NetDialer == nil {
 		d.NetDialer = &recDialer{}
 	}
-	c, err := d.Dial(ctx, addr, testReq)
+	c, err := d.DialContext(ctx, addr, testReq)
 	if c != nil {
 		t.Cleanup(func() { c.Close() })
 	}

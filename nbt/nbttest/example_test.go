@@ -22,7 +22,7 @@ func ExampleServer() {
 	ctx := context.Background()
 	calling := nbns.MustName("CLIENT", nbns.Workstation)
 	var d session.Dialer
-	_, err := d.Dial(ctx, host.Addr, session.Request{Called: nbttest.SMBServer, Calling: calling})
+	_, err := d.DialContext(ctx, host.Addr, session.Request{Called: nbttest.SMBServer, Calling: calling})
 	if ne, ok := errors.AsType[*session.NegativeResponseError](err); ok {
 		fmt.Println(ne)
 	}
@@ -35,7 +35,7 @@ func ExampleServer() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := d.Dial(ctx, host.Addr, session.Request{Called: name, Calling: calling})
+	c, err := d.DialContext(ctx, host.Addr, session.Request{Called: name, Calling: calling})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func dial(t *testing.T, s *Server, called nbns.Name) (*session.Conn, error) {
 	req := session.Request{Called: called, Calling: nbns.MustName("TESTER", nbns.Workstation)}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	return (&session.Dialer{}).Dial(ctx, s.Addr, req)
+	return (&session.Dialer{}).DialContext(ctx, s.Addr, req)
 }
 
 func TestSessionService(t *testing.T) {
@@ -394,14 +394,14 @@ func testMaxSessions(t *testing.T, n *Network) {
 		d.NetDialer = n.Dialer()
 	}
 	req := session.Request{Called: SMBServer, Calling: nbns.MustName("TESTER", nbns.Workstation)}
-	c1, err := d.Dial(t.Context(), s.Addr, req)
+	c1, err := d.DialContext(t.Context(), s.Addr, req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c1.Close()
 
 	start := time.Now()
-	c2, err := d.Dial(t.Context(), s.Addr, req)
+	c2, err := d.DialContext(t.Context(), s.Addr, req)
 	if err == nil {
 		c2.Close()
 		t.Fatal("second session while the first is served: no error")
@@ -427,7 +427,7 @@ func testMaxSessions(t *testing.T, n *Network) {
 
 	// The FIN of c1 reaches the server at d; the next connection at 3d.
 	c1.Close()
-	c3, err := d.Dial(t.Context(), s.Addr, req)
+	c3, err := d.DialContext(t.Context(), s.Addr, req)
 	if err != nil {
 		t.Fatalf("session after the first one ended: %v", err)
 	}
