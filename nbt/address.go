@@ -93,6 +93,11 @@ func splitHostPort(address string) (host, port string, err error) {
 	if !strings.Contains(address, ":") && !strings.HasPrefix(address, "[") {
 		return address, "", nil
 	}
+	if inner, ok := strings.CutPrefix(address, "["); ok && strings.HasSuffix(inner, "]") {
+		if _, err := netip.ParseAddr(inner[:len(inner)-1]); err == nil {
+			return inner[:len(inner)-1], "", nil // "[::1]", an address in brackets without a port
+		}
+	}
 	host, port, err = net.SplitHostPort(address)
 	switch {
 	case err != nil:

@@ -72,6 +72,8 @@ func TestAddressForms(t *testing.T) {
 		{address: "239.1.2.3", err: "address 239.1.2.3: a multicast address, not a host's"},
 		{address: "::1", err: "address ::1: an IPv6 address: NetBIOS over TCP runs over IPv4 only"},
 		{address: "[::1]:139", err: "address ::1: an IPv6 address"},
+		{address: "[::1]", err: "address ::1: an IPv6 address"},
+		{address: "[::ffff:127.0.0.1]", dials: race("139")},
 		{address: "[fe80::1%lo]:139", err: "address fe80::1%lo: an IPv6 address"},
 		{address: "127.0.0.1:99999", err: "address 99999: invalid port"},
 		{address: "127.0.0.1:0", err: "address 0: invalid port"},

@@ -30,7 +30,7 @@ const (
 	StepDirect
 )
 
-// String returns "node status" or "session".
+// String returns "node status", "session" or "direct TCP".
 func (s Step) String() string {
 	switch s {
 	case StepNodeStatus:
@@ -149,7 +149,13 @@ var errNoCandidate = errors.New("nbt: no called name left to try")
 // the order they ended: `Race: node status at 198.18.0.2:137: no answer
 // from UDP 137 ...; other steps: session "*SMBSERVER<20>" at
 // 198.18.0.2:139: called name not present (0x82) (2ms)`.
+//
+// An error that came before any step, such as an address refused, is
+// given alone, without the policy, which played no part.
 func (e *DialError) Error() string {
+	if len(e.Attempts) == 0 {
+		return innermost(e.Err).Error()
+	}
 	var b strings.Builder
 	b.WriteString(e.Policy.String())
 	b.WriteString(": ")

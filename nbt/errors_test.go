@@ -187,7 +187,7 @@ func TestDialErrorText(t *testing.T) {
 		{
 			name: "no steps",
 			e:    nbt.DialError{Policy: nbt.SP5, Err: context.Canceled},
-			want: `SP5: context canceled`,
+			want: `context canceled`,
 		},
 	}
 	for _, tt := range tests {
