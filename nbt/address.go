@@ -51,6 +51,9 @@ func (d *Dialer) lookupTarget(ctx context.Context, address string) (target, erro
 		t.addr = netip.AddrPortFrom(ip, port)
 		return t, nil
 	}
+	if err := checkHostName(host); err != nil {
+		return target{}, err
+	}
 	r := d.Resolver
 	if r == nil {
 		r = net.DefaultResolver
@@ -85,7 +88,7 @@ func (d *Dialer) lookupTarget(ctx context.Context, address string) (target, erro
 // absent. A bare IPv6 address, "::1", is a host without a port.
 func splitHostPort(address string) (host, port string, err error) {
 	if address == "" {
-		return "", "", errors.New("nbt: missing address")
+		return "", "", &net.AddrError{Err: "missing address"}
 	}
 	if _, err := netip.ParseAddr(address); err == nil {
 		return address, "", nil // an address, IPv4 or bare IPv6 ("::ffff:127.0.0.1")
@@ -110,6 +113,22 @@ func splitHostPort(address string) (host, port string, err error) {
 	return host, port, nil
 }
 
+// checkHostName refuses a host name that no resolver accepts for its
+// length (RFC 1035 §2.3.4), which a resolver reports only as "no such
+// host".
+func checkHostName(host string) error {
+	name := strings.TrimSuffix(host, ".")
+	if len(name) > 253 {
+		return &net.AddrError{Err: "a host name longer than 253 bytes", Addr: host[:20] + "..."}
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if len(label) > 63 || label == "" {
+			return &net.AddrError{Err: "a host name with an empty label or one longer than 63 bytes", Addr: host}
+		}
+	}
+	return nil
+}
+
 // lookupPort returns the TCP port named by ps, a number or a service name
 // such as "netbios-ssn"; "" is 139.
 func (d *Dialer) lookupPort(ctx context.Context, ps string) (uint16, error) {
@@ -127,7 +146,10 @@ func (d *Dialer) lookupPort(ctx context.Context, ps string) (uint16, error) {
 		r = net.DefaultResolver
 	}
 	p, err := r.LookupPort(ctx, "tcp", ps) // /etc/services: no traffic
-	if err != nil || p <= 0 || p > 65535 {
+	switch {
+	case err != nil && strings.EqualFold(ps, "netbios-ssn"):
+		return Port, nil // known without /etc/services
+	case err != nil || p <= 0 || p > 65535:
 		return 0, &net.AddrError{Err: "unknown port", Addr: ps}
 	}
 	return uint16(p), nil

@@ -81,6 +81,9 @@ func TestAddressForms(t *testing.T) {
 		{address: "127.0.0.1:", err: "missing port"},
 		{address: ":139", err: "address :139: missing host"},
 		{address: "", err: "missing address"},
+		{address: strings.Repeat("a", 64) + ".example", err: "longer than 63 bytes"},
+		{address: "a..example:139", err: "empty label"},
+		{address: strings.Repeat("abcdefgh.", 29) + "example", err: "longer than 253 bytes"},
 	}
 	for _, tt := range cases {
 		t.Run(tt.address, func(t *testing.T) {

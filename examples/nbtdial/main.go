@@ -1,14 +1,20 @@
 // Command nbtdial opens a NetBIOS session to an SMB server on TCP 139 the
 // way Windows NT did, and shows each step.
 //
-//	nbtdial [-policy race|presp5|sp5] [-name NAME] [-v] [-smb2] HOST[:PORT]
+//	nbtdial [-policy race|presp5|sp5] [-name NAME] [-v] [-smb2] [-timeout 10s] [-ns-port 137] HOST[:PORT]
+//
+// HOST is an IPv4 address or a host name; PORT, a number or a service name
+// such as netbios-ssn, is 139 when absent. NetBIOS over TCP has no IPv6
+// (RFC 1001/1002): an IPv6 address is refused, an IPv4-mapped one is read
+// as IPv4.
 //
 // It prints one line per step and a last line starting "connected" with
 // the called name the server accepted. With -v it prints every trace event
 // with its time. With -smb2 it then sends an SMB2 NEGOTIATE for dialects
 // 2.0.2 to 3.0.2 (3.1.1 is not allowed over NetBIOS, MS-SMB2 §2.1) and
-// prints the dialect the server chose. The exit status is 0 only on
-// success.
+// prints the dialect the server chose. The exit status is 0 on success, 1
+// when the dial or the NEGOTIATE fails, and 2, dialing nothing, when a flag
+// or HOST[:PORT] is malformed.
 package main
 
 import (
@@ -17,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -37,17 +44,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "", "called `name` to use, with no discovery (suffix <20>, or NAME<XX>)")
 	verbose := fs.Bool("v", false, "print every trace event with its time")
 	smb2 := fs.Bool("smb2", false, "send an SMB2 NEGOTIATE after connecting and print the dialect")
-	timeout := fs.Duration("timeout", 10*time.Second, "bound on the whole dial")
+	timeout := fs.Duration("timeout", 10*time.Second, fmt.Sprintf("bound on the whole dial, then on the SMB2 NEGOTIATE (0: %v, negative: none)", nbt.DefaultTimeout))
 	nsPort := fs.Uint("ns-port", nbns.Port, "UDP `port` of the name service")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nbtdial [flags] HOST[:PORT]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
-	if fs.NArg() != 1 || *nsPort == 0 || *nsPort > 65535 {
+	switch {
+	case fs.NArg() == 0:
 		fs.Usage()
+		return 2
+	case fs.NArg() > 1 && strings.HasPrefix(fs.Arg(1), "-"):
+		fmt.Fprintf(stderr, "nbtdial: %q after HOST: flags go before HOST\n", fs.Arg(1))
+		return 2
+	case fs.NArg() > 1:
+		fmt.Fprintf(stderr, "nbtdial: one HOST[:PORT] expected, got %d: %q\n", fs.NArg(), fs.Args())
+		return 2
+	case *nsPort == 0 || *nsPort > 65535:
+		fmt.Fprintf(stderr, "nbtdial: invalid -ns-port %d: want 1 to 65535\n", *nsPort)
 		return 2
 	}
 	d := &nbt.Dialer{Policy: policy, Timeout: *timeout, NameServicePort: uint16(*nsPort)}
@@ -75,13 +95,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "nbtdial:", err)
+		if badAddress(err) {
+			return 2
+		}
 		return 1
 	}
 	defer conn.Close()
 	c := conn.(*nbt.Conn)
 	fmt.Fprintf(stdout, "connected %s to %v as %v (%v, %s)\n", fs.Arg(0), c.RemoteAddr(), c.CalledName(), d.Policy, elapsed.Round(100*time.Microsecond))
 	if *smb2 {
-		c.SetDeadline(time.Now().Add(*timeout))
+		// As the Dialer reads -timeout: 0 is its default, negative none.
+		switch {
+		case *timeout == 0:
+			c.SetDeadline(time.Now().Add(nbt.DefaultTimeout))
+		case *timeout > 0:
+			c.SetDeadline(time.Now().Add(*timeout))
+		}
 		dialect, err := negotiate(c)
 		if err != nil {
 			fmt.Fprintln(stderr, "nbtdial: SMB2 NEGOTIATE:", err)
@@ -90,6 +119,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "SMB2 dialect %s\n", dialect)
 	}
 	return 0
+}
+
+// badAddress reports whether err refused the address given, before any
+// step of the dial: a usage error.
+func badAddress(err error) bool {
+	var de *nbt.DialError
+	var ae *net.AddrError
+	return errors.As(err, &de) && len(de.Attempts) == 0 && errors.As(err, &ae)
 }
 
 // parseName reads -name: NAME<XX> as nbns.ParseName reads it after

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/netbios-go/netbios/nbt/nbttest"
 	"github.com/netbios-go/netbios/session"
 )
@@ -75,6 +76,15 @@ func TestNbtdial(t *testing.T) {
 			wantOut: []string{`^connected `, `^SMB2 dialect 3\.0\.2$`},
 		},
 		{
+			// -timeout 0 is the Dialer's default, not a NEGOTIATE deadline of now.
+			name: "smb2, timeout 0", handler: smb2Server(t), args: []string{"-smb2", "-timeout", "0"},
+			wantOut: []string{`^connected `, `^SMB2 dialect 3\.0\.2$`},
+		},
+		{
+			name: "smb2, no timeout", handler: smb2Server(t), args: []string{"-smb2", "-timeout", "-1s"},
+			wantOut: []string{`^connected `, `^SMB2 dialect 3\.0\.2$`},
+		},
+		{
 			name: "sp5, UDP 137 dropped", ns: nbttest.DropQueries, args: []string{"-policy", "sp5"}, wantStatus: 1,
 			wantOut: []string{`^step 1: node status at .*: no answer from UDP`},
 			wantErr: "nbtdial: dial nbt 127.0.0.1:",
@@ -112,6 +122,59 @@ func TestNbtdial(t *testing.T) {
 			}
 			if !strings.HasPrefix(stderr.String(), tt.wantErr) || (tt.wantErr == "") != (stderr.Len() == 0) {
 				t.Errorf("stderr %q, want it to start with %q", stderr.String(), tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestNbtdialArgs checks the errors for malformed flags and arguments,
+// which are found before any dial: no test here opens a connection or looks
+// up a name.
+func TestNbtdialArgs(t *testing.T) {
+	long := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 63)
+	tests := []struct {
+		name       string
+		args       []string
+		wantStatus int
+		wantErr    string // all of stderr, or its first line when it is the usage
+	}{
+		{name: "no args", wantStatus: 2, wantErr: "usage: nbtdial [flags] HOST[:PORT]"},
+		{name: "help", args: []string{"-h"}, wantStatus: 0, wantErr: "usage: nbtdial [flags] HOST[:PORT]"},
+		{name: "two hosts", args: []string{"127.0.0.1", "127.0.0.2"}, wantStatus: 2, wantErr: "nbtdial: one HOST[:PORT] expected, got 2: [\"127.0.0.1\" \"127.0.0.2\"]\n"},
+		{name: "flag after host", args: []string{"127.0.0.1", "-v"}, wantStatus: 2, wantErr: "nbtdial: \"-v\" after HOST: flags go before HOST\n"},
+		{name: "ns-port 0", args: []string{"-ns-port", "0", "127.0.0.1"}, wantStatus: 2, wantErr: "nbtdial: invalid -ns-port 0: want 1 to 65535\n"},
+		{name: "ns-port too big", args: []string{"-ns-port", "65536", "127.0.0.1"}, wantStatus: 2, wantErr: "nbtdial: invalid -ns-port 65536: want 1 to 65535\n"},
+		{name: "IPv6 in brackets", args: []string{"[::1]"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address ::1: an IPv6 address: NetBIOS over TCP runs over IPv4 only (RFC 1001/1002)\n"},
+		{name: "IPv6", args: []string{"::1"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address ::1: an IPv6 address: NetBIOS over TCP runs over IPv4 only (RFC 1001/1002)\n"},
+		{name: "IPv6 with port", args: []string{"[::1]:139"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address ::1: an IPv6 address: NetBIOS over TCP runs over IPv4 only (RFC 1001/1002)\n"},
+		{name: "port out of range", args: []string{"127.0.0.1:99999"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address 99999: invalid port\n"},
+		{name: "port 0", args: []string{"127.0.0.1:0"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address 0: invalid port\n"},
+		{name: "unknown service", args: []string{"127.0.0.1:no-such-service"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address no-such-service: unknown port\n"},
+		{name: "empty port", args: []string{"127.0.0.1:"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address 127.0.0.1:: missing port\n"},
+		{name: "empty", args: []string{""}, wantStatus: 2, wantErr: "nbtdial: dial nbt: missing address\n"},
+		{name: "port only", args: []string{":139"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address :139: missing host\n"},
+		{name: "missing bracket", args: []string{"[::1:139"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address [::1:139: missing ']' in address\n"},
+		{name: "too many colons", args: []string{"host:1:2"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address host:1:2: too many colons in address\n"},
+		{name: "name too long", args: []string{long + ".e"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address aaaaaaaaaaaaaaaaaaaa...: a host name longer than 253 bytes\n"},
+		{name: "label too long", args: []string{strings.Repeat("x", 64) + ".example"}, wantStatus: 2, wantErr: "nbtdial: dial nbt: address " + strings.Repeat("x", 64) + ".example: a host name with an empty label or one longer than 63 bytes\n"},
+		{name: "bad called name", args: []string{"-name", "ABCDEFGHIJKLMNOPQ", "127.0.0.1"}, wantStatus: 2, wantErr: "nbtdial: -name \"ABCDEFGHIJKLMNOPQ\": nbns: name longer than 15 bytes\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			status := run(t.Context(), tt.args, &stdout, &stderr)
+			if status != tt.wantStatus {
+				t.Errorf("status %d, want %d", status, tt.wantStatus)
+			}
+			got := stderr.String()
+			if strings.HasPrefix(tt.wantErr, "usage:") {
+				got, _, _ = strings.Cut(got, "\n")
+			}
+			if diff := cmp.Diff(tt.wantErr, got); diff != "" {
+				t.Errorf("stderr (-want +got):\n%s", diff)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
 			}
 		})
 	}
