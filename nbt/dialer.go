@@ -233,14 +233,10 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if err != nil {
 		return nil, opErr(nil, err)
 	}
-	addr := tg.addr
-	s := &dial{
-		d: d, policy: policy, addr: addr, host: tg.host, trace: ContextClientTrace(ctx), calling: d.calling(),
-		cache: d.nameCache(), caller: ctx,
-	}
+	s := newDial(ctx, d, tg)
 	c, err := s.result(s.run(ctx, tg.label))
 	if err != nil {
-		return nil, opErr(net.TCPAddrFromAddrPort(addr), err)
+		return nil, opErr(net.TCPAddrFromAddrPort(tg.addr), err)
 	}
 	return c, nil
 }

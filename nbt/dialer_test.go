@@ -489,16 +489,16 @@ func TestClientTrace(t *testing.T) {
 	defer s.Close()
 	var events []string
 	add := func(e string) { events = append(events, e) }
-	outer := &nbt.ClientTrace{ConnectStart: func(string, string) { add("outer connect") }}
+	outer := &nbt.ClientTrace{ConnectStart: func(nbt.ConnectStartInfo) { add("outer connect") }}
 	trace := &nbt.ClientTrace{
 		NodeStatusStart: func(i nbt.NodeStatusStartInfo) { add("node status " + i.Name.String()) },
 		NodeStatusDone: func(i nbt.NodeStatusDoneInfo) {
 			name, _ := i.Response.ServerName()
 			add("node status done " + name.String())
 		},
-		ConnectStart: func(network, addr string) { add("connect " + network) },
-		ConnectDone: func(network, addr string, err error) {
-			if err == nil {
+		ConnectStart: func(i nbt.ConnectStartInfo) { add("connect") },
+		ConnectDone: func(i nbt.ConnectDoneInfo) {
+			if i.Err == nil {
 				add("connected")
 			}
 		},
@@ -514,9 +514,9 @@ func TestClientTrace(t *testing.T) {
 	}
 	c.Close()
 	want := []string{
-		"connect tcp4", "outer connect", "connected", "request *SMBSERVER<20>", "response negative: called name not present (0x82)",
+		"connect", "outer connect", "connected", "request *SMBSERVER<20>", "response negative: called name not present (0x82)",
 		"node status *<00>", "node status done NBTTEST<20>",
-		"connect tcp4", "outer connect", "connected", "request NBTTEST<20>", "response positive",
+		"connect", "outer connect", "connected", "request NBTTEST<20>", "response positive",
 	}
 	if diff := cmp.Diff(want, events); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
@@ -806,9 +806,9 @@ func TestProxyNetDialer(t *testing.T) {
 				d.NetDialer = pd
 				var traced []string
 				var mu sync.Mutex
-				ctx := nbt.WithClientTrace(t.Context(), &nbt.ClientTrace{ConnectStart: func(_, addr string) {
+				ctx := nbt.WithClientTrace(t.Context(), &nbt.ClientTrace{ConnectStart: func(i nbt.ConnectStartInfo) {
 					mu.Lock()
-					traced = append(traced, addr)
+					traced = append(traced, i.Addr.String())
 					mu.Unlock()
 				}})
 				c, err := d.DialContext(ctx, "tcp", a.Addr.String())

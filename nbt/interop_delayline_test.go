@@ -26,35 +26,35 @@ import (
 	"unsafe"
 )
 
-// The delay line's TUN devices: labTunHost stays in the root namespace,
-// labTunNS is moved into the lab's. They exist only while a test holds
+// The delay line's TUN devices: tunHost stays in the root namespace,
+// tunNS is moved into the lab's. They exist only while a test holds
 // their file descriptors: the kernel deletes a TUN device that is not
 // persistent, with its routes, when its last descriptor closes, so a killed
 // test leaves neither behind.
 const (
-	labTunHost = "nbtdl0"
-	labTunNS   = "nbtdl1"
+	tunHost = "nbtdl0"
+	tunNS   = "nbtdl1"
 )
 
-// labRootAddr is the root namespace's address on the lab's veth, the
+// rootAddr is the root namespace's address on the lab's veth, the
 // source of every packet a test sends into the lab.
-var labRootAddr = netip.MustParseAddr("198.18.0.1")
+var rootAddr = netip.MustParseAddr("198.18.0.1")
 
-// labPrefix holds every address the delay line forwards to or from (RFC
+// delayLineRange holds every address the delay line forwards to or from (RFC
 // 2544, the lab's range): anything else is dropped, so that nothing the
 // tests do leaves the lab and loopback.
-var labPrefix = netip.MustParsePrefix("198.18.0.0/15")
+var delayLineRange = netip.MustParsePrefix("198.18.0.0/15")
 
-// labBarrierPort and labBarrierMagic mark the barrier datagram of
-// labDelayLine.Sync. UDP 9 is discard; the datagram is never forwarded.
+// barrierPort and barrierMagic mark the barrier datagram of
+// delayLine.Sync. UDP 9 is discard; the datagram is never forwarded.
 const (
-	labBarrierPort  = 9
-	labBarrierMagic = "netbios-go delay line barrier "
+	barrierPort  = 9
+	barrierMagic = "netbios-go delay line barrier "
 )
 
-// labCounts is what the delay line has seen go from the root namespace
+// packetCounts is what the delay line has seen go from the root namespace
 // into the lab, counted exactly from the packets.
-type labCounts struct {
+type packetCounts struct {
 	Connects        int           // TCP connections opened to port 139: SYNs without ACK, retransmissions not counted
 	SessionRequests int           // of those, connections whose first payload byte is 0x81 (a session request)
 	OtherFirst      int           // connections whose first payload byte is anything else
@@ -63,12 +63,12 @@ type labCounts struct {
 	Answers         int           // session requests that got a first byte back from port 139
 	Think           time.Duration // the server's time to those first bytes, summed: sent at the lab side minus the request's arrival there
 	Forwarded       [2]int
-	Dropped         int // packets not forwarded: not IPv4 between two addresses of labPrefix
+	Dropped         int // packets not forwarded: not IPv4 between two addresses of delayLineRange
 }
 
 // sub returns c - o, field by field.
-func (c labCounts) sub(o labCounts) labCounts {
-	return labCounts{
+func (c packetCounts) sub(o packetCounts) packetCounts {
+	return packetCounts{
 		Connects:        c.Connects - o.Connects,
 		SessionRequests: c.SessionRequests - o.SessionRequests,
 		OtherFirst:      c.OtherFirst - o.OtherFirst,
@@ -81,35 +81,35 @@ func (c labCounts) sub(o labCounts) labCounts {
 	}
 }
 
-// labFlow is a TCP connection as the client sees it.
-type labFlow struct{ src, dst netip.AddrPort }
+// tcpFlow is a TCP connection as the client sees it.
+type tcpFlow struct{ src, dst netip.AddrPort }
 
-type labFlowState struct {
+type flowState struct {
 	isn       uint32    // the SYN's sequence number
 	firstSeen bool      // the first payload byte has been seen
 	request   time.Time // when a session request was read from the root side
 	answered  bool      // the server's first payload byte has been seen
 }
 
-// labDelayLine is the running delay line.
-type labDelayLine struct {
+// delayLine is the running delay line.
+type delayLine struct {
 	OneWay time.Duration
 
 	host, ns *os.File // the TUN devices: root side, lab side
 
 	mu       sync.Mutex
-	counts   labCounts
-	flows    map[labFlow]*labFlowState
+	counts   packetCounts
+	flows    map[tcpFlow]*flowState
 	barriers map[string]chan struct{}
 	nextID   int
 
 	wg sync.WaitGroup
 }
 
-// labOpenTun creates the TUN device name (IFF_TUN, no packet information)
+// openTun creates the TUN device name (IFF_TUN, no packet information)
 // and returns its descriptor, non-blocking, so that the runtime's poller
 // serves its reads and Close interrupts them.
-func labOpenTun(name string) (*os.File, error) {
+func openTun(name string) (*os.File, error) {
 	fd, err := syscall.Open("/dev/net/tun", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open /dev/net/tun: %w", err)
@@ -130,100 +130,100 @@ func labOpenTun(name string) (*os.File, error) {
 
 // startDelayLine joins the root namespace to the lab through the delay line
 // for the given lab addresses, oneWay each way, until t ends: host routes
-// targets/32 dev labTunHost src 198.18.0.1 in the root namespace, and
-// 198.18.0.1/32 dev labTunNS in the lab's. Both sides route through the
+// targets/32 dev tunHost src 198.18.0.1 in the root namespace, and
+// 198.18.0.1/32 dev tunNS in the lab's. Both sides route through the
 // same device the packets come in on, so reverse-path filtering, strict
 // or loose, accepts them. Cleanup removes the routes and deletes the
 // devices, so the tests that follow see the plain veth.
-func (e labEnv) startDelayLine(t *testing.T, oneWay time.Duration, targets ...netip.Addr) *labDelayLine {
+func (e sambaLab) startDelayLine(t *testing.T, oneWay time.Duration, targets ...netip.Addr) *delayLine {
 	t.Helper()
-	for _, l := range []struct{ ns, name string }{{"", labTunHost}, {"", labTunNS}, {e.NS, labTunHost}, {e.NS, labTunNS}} {
-		if out, err := labIP(l.ns, "link", "show", l.name); err == nil {
+	for _, l := range []struct{ ns, name string }{{"", tunHost}, {"", tunNS}, {e.NS, tunHost}, {e.NS, tunNS}} {
+		if out, err := runIP(l.ns, "link", "show", l.name); err == nil {
 			t.Fatalf("link %s already exists (namespace %q): %s", l.name, l.ns, out)
 		}
 	}
 	for _, a := range targets {
-		if !labPrefix.Contains(a) || a == labRootAddr {
+		if !delayLineRange.Contains(a) || a == rootAddr {
 			t.Fatalf("delay line target %v is not a lab address", a)
 		}
 	}
-	host, err := labOpenTun(labTunHost)
+	host, err := openTun(tunHost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := labOpenTun(labTunNS)
+	ns, err := openTun(tunNS)
 	if err != nil {
 		host.Close()
 		t.Fatal(err)
 	}
-	dl := &labDelayLine{
+	dl := &delayLine{
 		OneWay: oneWay, host: host, ns: ns,
-		flows: make(map[labFlow]*labFlowState), barriers: make(map[string]chan struct{}),
+		flows: make(map[tcpFlow]*flowState), barriers: make(map[string]chan struct{}),
 	}
 	var routes [][]string // what to delete at cleanup, as ip arguments with the namespace first
 	t.Cleanup(func() {
 		for i := len(routes) - 1; i >= 0; i-- {
 			r := routes[i]
-			if out, err := labIP(r[0], append([]string{"route", "del"}, r[1:]...)...); err != nil {
+			if out, err := runIP(r[0], append([]string{"route", "del"}, r[1:]...)...); err != nil {
 				t.Errorf("ip route del %v: %v: %s", r[1:], err, out)
 			}
 		}
 		host.Close() // the readers stop, the writers drain, the devices go
 		ns.Close()
 		dl.wg.Wait()
-		for _, l := range []struct{ ns, name string }{{"", labTunHost}, {e.NS, labTunNS}} {
-			if _, err := labIP(l.ns, "link", "show", l.name); err == nil {
+		for _, l := range []struct{ ns, name string }{{"", tunHost}, {e.NS, tunNS}} {
+			if _, err := runIP(l.ns, "link", "show", l.name); err == nil {
 				t.Errorf("link %s is still there after the delay line closed it", l.name)
 			}
 		}
 	})
 	run := func(ns string, args ...string) {
 		t.Helper()
-		if out, err := labIP(ns, args...); err != nil {
+		if out, err := runIP(ns, args...); err != nil {
 			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 		}
 	}
 	// No IPv6 on the devices: no router solicitations, no MLD, nothing
 	// but the test's IPv4 packets.
-	labSysctl("net/ipv6/conf/"+labTunHost+"/disable_ipv6", "1")
-	run("", "link", "set", labTunNS, "netns", e.NS)
-	if out, err := labRun(10*time.Second, "ip", "netns", "exec", e.NS, "sysctl", "-qw", "net.ipv6.conf."+labTunNS+".disable_ipv6=1"); err != nil {
-		t.Logf("disabling IPv6 on %s: %v: %s", labTunNS, err, out)
+	sysctl("net/ipv6/conf/"+tunHost+"/disable_ipv6", "1")
+	run("", "link", "set", tunNS, "netns", e.NS)
+	if out, err := runCommand(10*time.Second, "ip", "netns", "exec", e.NS, "sysctl", "-qw", "net.ipv6.conf."+tunNS+".disable_ipv6=1"); err != nil {
+		t.Logf("disabling IPv6 on %s: %v: %s", tunNS, err, out)
 	}
-	run("", "link", "set", labTunHost, "up")
-	run(e.NS, "link", "set", labTunNS, "up")
+	run("", "link", "set", tunHost, "up")
+	run(e.NS, "link", "set", tunNS, "up")
 	dl.wg.Go(func() { dl.pump(host, ns, 0) })
 	dl.wg.Go(func() { dl.pump(ns, host, 1) })
-	nsRoute := []string{e.NS, labRootAddr.String() + "/32", "dev", labTunNS}
+	nsRoute := []string{e.NS, rootAddr.String() + "/32", "dev", tunNS}
 	run(nsRoute[0], append([]string{"route", "add"}, nsRoute[1:]...)...)
 	routes = append(routes, nsRoute)
 	for _, a := range targets {
-		r := []string{"", a.String() + "/32", "dev", labTunHost, "src", labRootAddr.String()}
+		r := []string{"", a.String() + "/32", "dev", tunHost, "src", rootAddr.String()}
 		run(r[0], append([]string{"route", "add"}, r[1:]...)...)
 		routes = append(routes, r)
-		if out, _ := labIP("", "route", "get", a.String()); !strings.Contains(out, "dev "+labTunHost) {
-			t.Fatalf("ip route get %v: %s; want dev %s", a, out, labTunHost)
+		if out, _ := runIP("", "route", "get", a.String()); !strings.Contains(out, "dev "+tunHost) {
+			t.Fatalf("ip route get %v: %s; want dev %s", a, out, tunHost)
 		}
 	}
 	t.Logf("delay line %s <-> %s (in %s), %v each way, for %v; rp_filter all=%s/%s, %s=%s, %s=%s",
-		labTunHost, labTunNS, e.NS, oneWay, targets,
-		labSysctl("net/ipv4/conf/all/rp_filter", ""), labNSSysctl(e.NS, "net.ipv4.conf.all.rp_filter"),
-		labTunHost, labSysctl("net/ipv4/conf/"+labTunHost+"/rp_filter", ""),
-		labTunNS, labNSSysctl(e.NS, "net.ipv4.conf."+labTunNS+".rp_filter"))
+		tunHost, tunNS, e.NS, oneWay, targets,
+		sysctl("net/ipv4/conf/all/rp_filter", ""), nsSysctl(e.NS, "net.ipv4.conf.all.rp_filter"),
+		tunHost, sysctl("net/ipv4/conf/"+tunHost+"/rp_filter", ""),
+		tunNS, nsSysctl(e.NS, "net.ipv4.conf."+tunNS+".rp_filter"))
 	return dl
 }
 
-// labIP runs ip, in namespace ns when it is not empty.
-func labIP(ns string, args ...string) (string, error) {
+// runIP runs ip, in namespace ns when it is not empty.
+func runIP(ns string, args ...string) (string, error) {
 	if ns != "" {
 		args = append([]string{"-n", ns}, args...)
 	}
-	return labRun(10*time.Second, "ip", args...)
+	return runCommand(10*time.Second, "ip", args...)
 }
 
-// labSysctl writes value (when not empty) to /proc/sys/key in the root
+// sysctl writes value (when not empty) to /proc/sys/key in the root
 // namespace, and returns what the key holds.
-func labSysctl(key, value string) string {
+func sysctl(key, value string) string {
 	p := "/proc/sys/" + key
 	if value != "" {
 		os.WriteFile(p, []byte(value), 0o644) // best effort: IPv6 may be off
@@ -235,17 +235,17 @@ func labSysctl(key, value string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// labNSSysctl returns a sysctl of namespace ns.
-func labNSSysctl(ns, key string) string {
-	out, err := labRun(10*time.Second, "ip", "netns", "exec", ns, "sysctl", "-n", key)
+// nsSysctl returns a sysctl of namespace ns.
+func nsSysctl(ns, key string) string {
+	out, err := runCommand(10*time.Second, "ip", "netns", "exec", ns, "sysctl", "-n", key)
 	if err != nil {
 		return "?"
 	}
 	return strings.TrimSpace(out)
 }
 
-// labPacket is a packet on its way, due at the far side at due.
-type labPacket struct {
+// delayedPacket is a packet on its way, due at the far side at due.
+type delayedPacket struct {
 	b   []byte
 	due time.Time
 }
@@ -254,8 +254,8 @@ type labPacket struct {
 // read, in order; dir 0 is root to lab, 1 lab to root. The reader stamps
 // and counts; a writer goroutine waits out the delay, so that a packet
 // never waits for the one behind it.
-func (dl *labDelayLine) pump(in, out *os.File, dir int) {
-	queue := make(chan labPacket, 4096)
+func (dl *delayLine) pump(in, out *os.File, dir int) {
+	queue := make(chan delayedPacket, 4096)
 	var writer sync.WaitGroup
 	writer.Go(func() {
 		for p := range queue {
@@ -283,13 +283,13 @@ func (dl *labDelayLine) pump(in, out *os.File, dir int) {
 		if !dl.admit(p, dir, now) {
 			continue
 		}
-		queue <- labPacket{b: bytes.Clone(p), due: now.Add(dl.OneWay)}
+		queue <- delayedPacket{b: bytes.Clone(p), due: now.Add(dl.OneWay)}
 	}
 }
 
 // admit counts p, read at now, and reports whether to forward it: only
-// IPv4 between two addresses of labPrefix, never a barrier.
-func (dl *labDelayLine) admit(p []byte, dir int, now time.Time) bool {
+// IPv4 between two addresses of delayLineRange, never a barrier.
+func (dl *delayLine) admit(p []byte, dir int, now time.Time) bool {
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
 	if len(p) < 20 || p[0]>>4 != 4 {
@@ -300,7 +300,7 @@ func (dl *labDelayLine) admit(p []byte, dir int, now time.Time) bool {
 	total := int(binary.BigEndian.Uint16(p[2:]))
 	src := netip.AddrFrom4([4]byte(p[12:16]))
 	dst := netip.AddrFrom4([4]byte(p[16:20]))
-	if ihl < 20 || total < ihl || total > len(p) || !labPrefix.Contains(src) || !labPrefix.Contains(dst) {
+	if ihl < 20 || total < ihl || total > len(p) || !delayLineRange.Contains(src) || !delayLineRange.Contains(dst) {
 		dl.counts.Dropped++
 		return false
 	}
@@ -318,7 +318,7 @@ func (dl *labDelayLine) admit(p []byte, dir int, now time.Time) bool {
 			if len(l4) >= 8 {
 				dport := binary.BigEndian.Uint16(l4[2:])
 				payload := l4[8:]
-				if dport == labBarrierPort && bytes.HasPrefix(payload, []byte(labBarrierMagic)) {
+				if dport == barrierPort && bytes.HasPrefix(payload, []byte(barrierMagic)) {
 					if ch, ok := dl.barriers[string(payload)]; ok {
 						close(ch)
 						delete(dl.barriers, string(payload))
@@ -326,7 +326,7 @@ func (dl *labDelayLine) admit(p []byte, dir int, now time.Time) bool {
 					return false
 				}
 				if dport == 137 {
-					if labIsNodeStatus(payload) {
+					if isNodeStatus(payload) {
 						dl.counts.NodeStatus++
 					} else {
 						dl.counts.NameQueries++
@@ -344,7 +344,7 @@ func (dl *labDelayLine) admit(p []byte, dir int, now time.Time) bool {
 // and is not counted again), and the segment that carries the
 // connection's first payload byte (sequence number ISN+1) tells whether it
 // is a session request.
-func (dl *labDelayLine) countTCP(src, dst netip.Addr, l4 []byte, now time.Time) {
+func (dl *delayLine) countTCP(src, dst netip.Addr, l4 []byte, now time.Time) {
 	if len(l4) < 20 {
 		return
 	}
@@ -356,14 +356,14 @@ func (dl *labDelayLine) countTCP(src, dst netip.Addr, l4 []byte, now time.Time) 
 	off := int(l4[12]>>4) * 4
 	flags := l4[13]
 	const fin, syn, rst, ack = 0x01, 0x02, 0x04, 0x10
-	f := labFlow{netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)}
+	f := tcpFlow{netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)}
 	st := dl.flows[f]
 	switch {
 	case flags&syn != 0 && flags&ack == 0:
 		if st != nil && st.isn == seq {
 			return // a retransmitted SYN
 		}
-		dl.flows[f] = &labFlowState{isn: seq}
+		dl.flows[f] = &flowState{isn: seq}
 		dl.counts.Connects++
 		return
 	case st == nil || off < 20 || off > len(l4):
@@ -386,11 +386,11 @@ func (dl *labDelayLine) countTCP(src, dst netip.Addr, l4 []byte, now time.Time) 
 // countAnswer times the server's first payload byte on a connection that
 // carried a session request: the server's think time is when it sent it,
 // less when the request reached it (OneWay after the client sent it).
-func (dl *labDelayLine) countAnswer(src, dst netip.Addr, l4 []byte, now time.Time) {
+func (dl *delayLine) countAnswer(src, dst netip.Addr, l4 []byte, now time.Time) {
 	if len(l4) < 20 || binary.BigEndian.Uint16(l4[0:]) != 139 {
 		return
 	}
-	f := labFlow{netip.AddrPortFrom(dst, binary.BigEndian.Uint16(l4[2:])), netip.AddrPortFrom(src, 139)}
+	f := tcpFlow{netip.AddrPortFrom(dst, binary.BigEndian.Uint16(l4[2:])), netip.AddrPortFrom(src, 139)}
 	st := dl.flows[f]
 	off := int(l4[12]>>4) * 4
 	if st == nil || st.request.IsZero() || st.answered || off < 20 || off >= len(l4) {
@@ -401,9 +401,9 @@ func (dl *labDelayLine) countAnswer(src, dst netip.Addr, l4 []byte, now time.Tim
 	dl.counts.Think += now.Sub(st.request) - dl.OneWay
 }
 
-// labIsNodeStatus reports whether an NBNS datagram is a query with a
+// isNodeStatus reports whether an NBNS datagram is a query with a
 // question of type NBSTAT (RFC 1002 §4.2.17).
-func labIsNodeStatus(b []byte) bool {
+func isNodeStatus(b []byte) bool {
 	if len(b) < 12 || b[2]&0x80 != 0 || binary.BigEndian.Uint16(b[4:]) == 0 {
 		return false
 	}
@@ -420,7 +420,7 @@ func labIsNodeStatus(b []byte) bool {
 
 // Counts returns the counts so far. Call Sync first, so that they include
 // every packet sent before.
-func (dl *labDelayLine) Counts() labCounts {
+func (dl *delayLine) Counts() packetCounts {
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
 	return dl.counts
@@ -431,10 +431,10 @@ func (dl *labDelayLine) Counts() labCounts {
 // target) and waits for the reader to see it. A TUN device is one FIFO
 // queue, so every packet the kernel put in it before the barrier has been
 // read, and counted, by then.
-func (dl *labDelayLine) Sync(via netip.Addr) error {
+func (dl *delayLine) Sync(via netip.Addr) error {
 	dl.mu.Lock()
 	dl.nextID++
-	magic := fmt.Sprintf("%s%d", labBarrierMagic, dl.nextID)
+	magic := fmt.Sprintf("%s%d", barrierMagic, dl.nextID)
 	ch := make(chan struct{})
 	dl.barriers[magic] = ch
 	dl.mu.Unlock()
@@ -443,7 +443,7 @@ func (dl *labDelayLine) Sync(via netip.Addr) error {
 		delete(dl.barriers, magic)
 		dl.mu.Unlock()
 	}()
-	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(via, labBarrierPort)))
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(via, barrierPort)))
 	if err != nil {
 		return err
 	}

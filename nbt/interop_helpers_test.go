@@ -29,8 +29,8 @@ import (
 	"github.com/netbios-go/netbios/session"
 )
 
-// labEnv is the lab that .ci/samba-lab up describes in $NETBIOS_LAB_DIR/env.
-type labEnv struct {
+// sambaLab is the lab that .ci/samba-lab up describes in $NETBIOS_LAB_DIR/env.
+type sambaLab struct {
 	NS       string     // network namespace
 	Host     netip.Addr // Samba A: nmbd and smbd, TCP 139 and 445
 	Front    netip.Addr // free for the tests' front (TCP 139, UDP 137)
@@ -40,8 +40,8 @@ type labEnv struct {
 	Dir      string // Samba's files and logs
 }
 
-// lab returns the lab, or skips the test when NETBIOS_LAB is not 1.
-func lab(t *testing.T) labEnv {
+// needLab returns the lab, or skips the test when NETBIOS_LAB is not 1.
+func needLab(t *testing.T) sambaLab {
 	t.Helper()
 	if os.Getenv("NETBIOS_LAB") != "1" {
 		t.Skip("no Samba lab: run `.ci/samba-lab up` as root, then `set -a; . /tmp/nbtlab/env; set +a` before go test -tags interop")
@@ -60,7 +60,7 @@ func lab(t *testing.T) labEnv {
 		}
 		return a
 	}
-	env := labEnv{
+	env := sambaLab{
 		NS:       get("NETBIOS_LAB_NS"),
 		Host:     addr("NETBIOS_LAB_HOST"),
 		Front:    addr("NETBIOS_LAB_FRONT"),
@@ -75,11 +75,11 @@ func lab(t *testing.T) labEnv {
 	return env
 }
 
-func (e labEnv) serverName() nbns.Name { return nbns.MustName(e.Name, nbns.FileServer) }
+func (e sambaLab) serverName() nbns.Name { return nbns.MustName(e.Name, nbns.FileServer) }
 
-// logsOnFailure logs the labTail of Samba's logs when t fails: instance "a"
+// logsOnFailure logs the tail of Samba's logs when t fails: instance "a"
 // (198.18.0.2) or "b" (198.18.0.4).
-func (e labEnv) logsOnFailure(t *testing.T, instances ...string) {
+func (e sambaLab) logsOnFailure(t *testing.T, instances ...string) {
 	t.Helper()
 	start := time.Now()
 	t.Cleanup(func() {
@@ -93,14 +93,14 @@ func (e labEnv) logsOnFailure(t *testing.T, instances ...string) {
 				if err != nil || fi.Size() == 0 || fi.ModTime().Before(start.Add(-time.Second)) {
 					continue // not written during this test
 				}
-				t.Logf("labTail of %s:\n%s", f, labTail(f, 40))
+				t.Logf("tail of %s:\n%s", f, tail(f, 40))
 			}
 		}
 	})
 }
 
-// labTail returns the last n lines of a file.
-func labTail(file string, n int) string {
+// tail returns the last n lines of a file.
+func tail(file string, n int) string {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return err.Error()
@@ -112,16 +112,16 @@ func labTail(file string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// labContext is a context for one network step of a test.
-func labContext(t *testing.T, d time.Duration) context.Context {
+// stepContext is a context for one network step of a test.
+func stepContext(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-// labRun runs a command with a time bound and returns its combined output. It
+// runCommand runs a command with a time bound and returns its combined output. It
 // may run in a Cleanup, after t's context has ended.
-func labRun(d time.Duration, name string, args ...string) (string, error) {
+func runCommand(d time.Duration, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -132,23 +132,23 @@ func labRun(d time.Duration, name string, args ...string) (string, error) {
 
 // ---- nftables ---------------------------------------------------------------
 
-// The lab's veth pair, as .ci/samba-lab names it: labVethHost in the root
-// namespace, labVethNS inside.
+// The lab's veth pair, as .ci/samba-lab names it: vethHost in the root
+// namespace, vethNS inside.
 const (
-	labVethHost = "nbtlab0"
-	labVethNS   = "nbtlab1"
+	vethHost = "nbtlab0"
+	vethNS   = "nbtlab1"
 )
 
-// labNFTTable is the tests' table inside the namespace; .ci/samba-lab down
+// nftTable is the tests' table inside the namespace; .ci/samba-lab down
 // deletes it too.
-const labNFTTable = "inet nbtlab"
+const nftTable = "inet nbtlab"
 
 // filterUDP137 adds an nftables rule inside the namespace that filters UDP
 // datagrams that arrive from the root namespace, through the veth or the
 // delay line's TUN device (interop_delayline_test.go), to addr:137 with
 // verdict ("drop", or "reject with icmp type port-unreachable"), and
 // removes it when t ends.
-func (e labEnv) filterUDP137(t *testing.T, addr netip.Addr, verdict string) {
+func (e sambaLab) filterUDP137(t *testing.T, addr netip.Addr, verdict string) {
 	t.Helper()
 	ruleset := fmt.Sprintf(`table %s {
 	chain input {
@@ -156,21 +156,21 @@ func (e labEnv) filterUDP137(t *testing.T, addr netip.Addr, verdict string) {
 		iifname { "%s", "%s" } ip daddr %s udp dport 137 counter %s
 	}
 }
-`, labNFTTable, labVethNS, labTunNS, addr, verdict)
+`, nftTable, vethNS, tunNS, addr, verdict)
 	e.deleteTable() // a table left by a killed run would add its rules
 	e.nft(t, ruleset)
 	t.Cleanup(func() {
-		if out, err := labRun(10*time.Second, "ip", "netns", "exec", e.NS, "nft", "delete", "table", labNFTTable); err != nil {
+		if out, err := runCommand(10*time.Second, "ip", "netns", "exec", e.NS, "nft", "delete", "table", nftTable); err != nil {
 			t.Errorf("removing the nftables table: %v: %s", err, out)
 		}
 	})
 }
 
-func (e labEnv) deleteTable() {
-	labRun(10*time.Second, "ip", "netns", "exec", e.NS, "nft", "delete", "table", labNFTTable)
+func (e sambaLab) deleteTable() {
+	runCommand(10*time.Second, "ip", "netns", "exec", e.NS, "nft", "delete", "table", nftTable)
 }
 
-func (e labEnv) nft(t *testing.T, ruleset string) {
+func (e sambaLab) nft(t *testing.T, ruleset string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -182,8 +182,8 @@ func (e labEnv) nft(t *testing.T, ruleset string) {
 }
 
 // nftCounter returns the packets the tests' rule has matched.
-func (e labEnv) nftCounter() string {
-	out, err := labRun(10*time.Second, "ip", "netns", "exec", e.NS, "nft", "list", "table", labNFTTable)
+func (e sambaLab) nftCounter() string {
+	out, err := runCommand(10*time.Second, "ip", "netns", "exec", e.NS, "nft", "list", "table", nftTable)
 	if err != nil {
 		return "?"
 	}
@@ -199,18 +199,18 @@ func (e labEnv) nftCounter() string {
 
 // ---- processes inside the namespace -------------------------------------------
 
-// labHelperEnv tells the test binary, run again inside the namespace, to serve
+// helperEnv tells the test binary, run again inside the namespace, to serve
 // as a lab helper instead of testing: its value is the role.
-const labHelperEnv = "NETBIOS_LAB_HELPER"
+const helperEnv = "NETBIOS_LAB_HELPER"
 
-// labHelperLifetime bounds a helper that its parent forgot.
-const labHelperLifetime = 5 * time.Minute
+// helperLifetime bounds a helper that its parent forgot.
+const helperLifetime = 5 * time.Minute
 
 // startHelper runs the test binary inside the lab's namespace as
 // TestLabHelperProcess with the given role, waits until it is listening, and
 // stops it when t ends. It returns the helper's ready line, without its
 // prefix.
-func (e labEnv) startHelper(t *testing.T, role string) string {
+func (e sambaLab) startHelper(t *testing.T, role string) string {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -219,7 +219,7 @@ func (e labEnv) startHelper(t *testing.T, role string) string {
 	// Not /proc/self/exe: ip netns exec would resolve that to ip itself.
 	cmd := exec.Command("ip", "netns", "exec", e.NS, exe, "-test.run=^TestLabHelperProcess$", "-test.v")
 	cmd.Env = append(os.Environ(),
-		labHelperEnv+"="+role,
+		helperEnv+"="+role,
 		"NETBIOS_LAB_HELPER_HOST="+e.Host.String(),
 		"NETBIOS_LAB_HELPER_FRONT="+e.Front.String(),
 	)
@@ -228,8 +228,8 @@ func (e labEnv) startHelper(t *testing.T, role string) string {
 		t.Fatal(err)
 	}
 	ready := make(chan string, 1)
-	cmd.Stdout = &labReadyWriter{ready: ready}
-	var stderr labLockedBuffer
+	cmd.Stdout = &readyWriter{ready: ready}
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting the %s helper: %v", role, err)
@@ -266,18 +266,18 @@ func (e labEnv) startHelper(t *testing.T, role string) string {
 	return ""
 }
 
-// labHelperReady starts the line a helper prints when it is listening.
-const labHelperReady = "LAB HELPER READY "
+// helperReady starts the line a helper prints when it is listening.
+const helperReady = "LAB HELPER READY "
 
-// labReadyWriter is a helper's stdout: it sends the rest of the first line
-// that starts with labHelperReady to ready.
-type labReadyWriter struct {
+// readyWriter is a helper's stdout: it sends the rest of the first line
+// that starts with helperReady to ready.
+type readyWriter struct {
 	line  []byte
 	sent  bool
 	ready chan<- string
 }
 
-func (w *labReadyWriter) Write(p []byte) (int, error) {
+func (w *readyWriter) Write(p []byte) (int, error) {
 	for _, c := range p {
 		if c != '\n' {
 			if len(w.line) < 4096 {
@@ -285,7 +285,7 @@ func (w *labReadyWriter) Write(p []byte) (int, error) {
 			}
 			continue
 		}
-		if rest, ok := strings.CutPrefix(string(w.line), labHelperReady); ok && !w.sent {
+		if rest, ok := strings.CutPrefix(string(w.line), helperReady); ok && !w.sent {
 			w.ready <- rest // buffered, sent once
 			w.sent = true
 		}
@@ -294,26 +294,26 @@ func (w *labReadyWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// labLockedBuffer is a bytes.Buffer safe for concurrent use.
-type labLockedBuffer struct {
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *labLockedBuffer) Write(p []byte) (int, error) {
+func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *labLockedBuffer) String() string {
+func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
 }
 
-// labHelper is a lab helper process: what it listens on and what it serves.
-type labHelper struct {
+// helperProcess is a lab helper process: what it listens on and what it serves.
+type helperProcess struct {
 	log    *os.File
 	mu     sync.Mutex
 	closed bool
@@ -321,13 +321,13 @@ type labHelper struct {
 	wg     sync.WaitGroup
 }
 
-func (h *labHelper) logf(format string, args ...any) {
+func (h *helperProcess) logf(format string, args ...any) {
 	fmt.Fprintf(h.log, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
 }
 
 // track registers c to be closed at shutdown; it reports false, and closes
 // c, when shutdown has begun.
-func (h *labHelper) track(c io.Closer) bool {
+func (h *helperProcess) track(c io.Closer) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -338,7 +338,7 @@ func (h *labHelper) track(c io.Closer) bool {
 	return true
 }
 
-func (h *labHelper) shutdown() {
+func (h *helperProcess) shutdown() {
 	h.mu.Lock()
 	h.closed = true
 	cs := h.closer
@@ -350,14 +350,14 @@ func (h *labHelper) shutdown() {
 	h.wg.Wait()
 }
 
-// labMaxHelperConns bounds what a helper accepts in its lifetime.
-const labMaxHelperConns = 1000
+// maxHelperConns bounds what a helper accepts in its lifetime.
+const maxHelperConns = 1000
 
 // serveFront is the KB Q251166 host that Samba cannot be made into: on
 // front:139 it refuses *SMBSERVER with 0x82 (83 00 00 01 82, then FIN) and
 // for any other called name replays the session request to host:139 and
 // splices both directions, so that smbd answers it.
-func (h *labHelper) serveFront(front, host netip.Addr) error {
+func (h *helperProcess) serveFront(front, host netip.Addr) error {
 	ln, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(front, session.Port)))
 	if err != nil {
 		return err
@@ -365,7 +365,7 @@ func (h *labHelper) serveFront(front, host netip.Addr) error {
 	h.track(ln)
 	upstream := netip.AddrPortFrom(host, session.Port)
 	h.wg.Go(func() {
-		for range labMaxHelperConns {
+		for range maxHelperConns {
 			c, err := ln.Accept()
 			if err != nil {
 				return
@@ -375,12 +375,12 @@ func (h *labHelper) serveFront(front, host netip.Addr) error {
 			}
 			h.wg.Go(func() { h.frontSession(c, upstream) })
 		}
-		h.logf("front: %d connections served; not accepting more", labMaxHelperConns)
+		h.logf("front: %d connections served; not accepting more", maxHelperConns)
 	})
 	return nil
 }
 
-func (h *labHelper) frontSession(c net.Conn, upstream netip.AddrPort) {
+func (h *helperProcess) frontSession(c net.Conn, upstream netip.AddrPort) {
 	defer c.Close()
 	var raw bytes.Buffer
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -426,7 +426,7 @@ func (h *labHelper) frontSession(c net.Conn, upstream netip.AddrPort) {
 // serveUDPRelay listens on listen (UDP) and relays each datagram to target
 // from a socket of its own per client, bound to from:0, and the replies
 // back to the client: node status to the front reaches nmbd.
-func (h *labHelper) serveUDPRelay(listen netip.AddrPort, target netip.AddrPort, from netip.Addr) error {
+func (h *helperProcess) serveUDPRelay(listen netip.AddrPort, target netip.AddrPort, from netip.Addr) error {
 	pc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(listen))
 	if err != nil {
 		return err
@@ -442,8 +442,8 @@ func (h *labHelper) serveUDPRelay(listen netip.AddrPort, target netip.AddrPort, 
 			}
 			up, ok := clients[client]
 			if !ok {
-				if len(clients) >= labMaxHelperConns {
-					h.logf("relay: %d clients; dropping %s", labMaxHelperConns, client)
+				if len(clients) >= maxHelperConns {
+					h.logf("relay: %d clients; dropping %s", maxHelperConns, client)
 					continue
 				}
 				up, err = net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(from, 0)), net.UDPAddrFromAddrPort(target))
@@ -458,7 +458,7 @@ func (h *labHelper) serveUDPRelay(listen netip.AddrPort, target netip.AddrPort, 
 				h.wg.Go(func() {
 					b := make([]byte, 9000)
 					for {
-						up.SetReadDeadline(time.Now().Add(labHelperLifetime))
+						up.SetReadDeadline(time.Now().Add(helperLifetime))
 						n, err := up.Read(b)
 						if err != nil {
 							if !errors.Is(err, net.ErrClosed) {
@@ -487,13 +487,13 @@ func (h *labHelper) serveUDPRelay(listen netip.AddrPort, target netip.AddrPort, 
 //   - names: an nbttest.Server on the namespace's 127.0.0.1, its name
 //     service relayed from UDP front:137 (nmblookup only sends to port 137).
 func TestLabHelperProcess(t *testing.T) {
-	role := os.Getenv(labHelperEnv)
+	role := os.Getenv(helperEnv)
 	if role == "" {
 		t.Skip("a helper process of the interop tests, run by them inside the lab's namespace")
 	}
 	host := netip.MustParseAddr(os.Getenv("NETBIOS_LAB_HELPER_HOST"))
 	front := netip.MustParseAddr(os.Getenv("NETBIOS_LAB_HELPER_FRONT"))
-	h := &labHelper{log: os.Stderr}
+	h := &helperProcess{log: os.Stderr}
 	var ready string
 	switch role {
 	case "front":
@@ -506,8 +506,8 @@ func TestLabHelperProcess(t *testing.T) {
 		ready = front.String()
 	case "names":
 		s := nbttest.NewUnstartedServer(nil)
-		s.Names = labNbttestTable
-		s.Statistics.UnitID = labNbttestMAC
+		s.Names = nmblookupTable
+		s.Statistics.UnitID = nmblookupMAC
 		s.Start()
 		defer s.Close()
 		if err := h.serveUDPRelay(netip.AddrPortFrom(front, nbns.Port), s.NameAddr, s.NameAddr.Addr()); err != nil {
@@ -517,7 +517,7 @@ func TestLabHelperProcess(t *testing.T) {
 	default:
 		t.Fatalf("unknown helper role %q", role)
 	}
-	fmt.Printf("%s%s\n", labHelperReady, ready)
+	fmt.Printf("%s%s\n", helperReady, ready)
 	h.logf("%s: serving; pid %d", role, os.Getpid())
 
 	eof := make(chan struct{})
@@ -527,46 +527,46 @@ func TestLabHelperProcess(t *testing.T) {
 	}()
 	select {
 	case <-eof:
-	case <-time.After(labHelperLifetime):
-		h.logf("%s: still running after %v; exiting", role, labHelperLifetime)
+	case <-time.After(helperLifetime):
+		h.logf("%s: still running after %v; exiting", role, helperLifetime)
 	}
 	h.shutdown()
 }
 
 // ---- SMB2 NEGOTIATE ----------------------------------------------------------------
 
-// labSMB2Dialects are the SMB2 dialects allowed over NetBIOS (MS-SMB2 §2.1):
+// smb2Dialects are the SMB2 dialects allowed over NetBIOS (MS-SMB2 §2.1):
 // 2.0.2, 2.1, 3.0 and 3.0.2; never 3.1.1.
-var labSMB2Dialects = []uint16{0x0202, 0x0210, 0x0300, 0x0302}
+var smb2Dialects = []uint16{0x0202, 0x0210, 0x0300, 0x0302}
 
-// labSMB2NegotiateRequest returns an SMB2 NEGOTIATE request (MS-SMB2 §2.2.3)
+// smb2NegotiateRequest returns an SMB2 NEGOTIATE request (MS-SMB2 §2.2.3)
 // in a session message frame, which is the Direct-TCP frame.
-func labSMB2NegotiateRequest() []byte {
+func smb2NegotiateRequest() []byte {
 	const headerLen, bodyLen = 64, 36
-	b := make([]byte, 4+headerLen+bodyLen+2*len(labSMB2Dialects))
+	b := make([]byte, 4+headerLen+bodyLen+2*len(smb2Dialects))
 	binary.BigEndian.PutUint32(b, uint32(len(b)-4)) // type 0x00 and length
 	h := b[4:]
 	copy(h, "\xfeSMB")
 	binary.LittleEndian.PutUint16(h[4:], headerLen) // StructureSize
 	binary.LittleEndian.PutUint16(h[14:], 1)        // CreditRequest; Command 0 is NEGOTIATE
 	body := h[headerLen:]
-	binary.LittleEndian.PutUint16(body[0:], bodyLen)                      // StructureSize
-	binary.LittleEndian.PutUint16(body[2:], uint16(len(labSMB2Dialects))) // DialectCount
-	binary.LittleEndian.PutUint16(body[4:], 1)                            // SecurityMode: signing enabled
-	copy(body[12:28], "netbios-go lab!!")                                 // ClientGuid
-	for i, d := range labSMB2Dialects {
+	binary.LittleEndian.PutUint16(body[0:], bodyLen)                   // StructureSize
+	binary.LittleEndian.PutUint16(body[2:], uint16(len(smb2Dialects))) // DialectCount
+	binary.LittleEndian.PutUint16(body[4:], 1)                         // SecurityMode: signing enabled
+	copy(body[12:28], "netbios-go lab!!")                              // ClientGuid
+	for i, d := range smb2Dialects {
 		binary.LittleEndian.PutUint16(body[bodyLen+2*i:], d)
 	}
 	return b
 }
 
-// labSMB2Negotiate sends a NEGOTIATE on c, reads the response, checks it, and
+// smb2Negotiate sends a NEGOTIATE on c, reads the response, checks it, and
 // returns the dialect the server chose.
-func labSMB2Negotiate(t *testing.T, c net.Conn) uint16 {
+func smb2Negotiate(t *testing.T, c net.Conn) uint16 {
 	t.Helper()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	defer c.SetDeadline(time.Time{})
-	if _, err := c.Write(labSMB2NegotiateRequest()); err != nil {
+	if _, err := c.Write(smb2NegotiateRequest()); err != nil {
 		t.Fatalf("writing SMB2 NEGOTIATE: %v", err)
 	}
 	var hdr [4]byte
@@ -597,7 +597,7 @@ func labSMB2Negotiate(t *testing.T, c net.Conn) uint16 {
 		t.Fatalf("NEGOTIATE response StructureSize %d, want 65", le.Uint16(resp[64:]))
 	}
 	d := le.Uint16(resp[64+4:])
-	for _, want := range labSMB2Dialects {
+	for _, want := range smb2Dialects {
 		if d == want {
 			return d
 		}
@@ -608,19 +608,19 @@ func labSMB2Negotiate(t *testing.T, c net.Conn) uint16 {
 
 // ---- checks on dial results --------------------------------------------------
 
-// labStep is an attempt reduced to what the interop tests compare: the
+// stepOutcome is an attempt reduced to what the interop tests compare: the
 // step, the name, the address and how it ended.
-type labStep struct {
+type stepOutcome struct {
 	Step nbt.Step
 	Name string
 	Addr string
 	End  string // "ok", a session error code as "0x82", "retarget ADDR", or "error"
 }
 
-func labSteps(as []nbt.Attempt) []labStep {
-	var out []labStep
+func stepOutcomes(as []nbt.Attempt) []stepOutcome {
+	var out []stepOutcome
 	for _, a := range as {
-		s := labStep{Step: a.Step, Name: a.Name.String(), Addr: a.Addr.String(), End: "ok"}
+		s := stepOutcome{Step: a.Step, Name: a.Name.String(), Addr: a.Addr.String(), End: "ok"}
 		var code session.ErrorCode
 		var re *session.RetargetError
 		switch {

@@ -23,21 +23,21 @@ import (
 	"github.com/netbios-go/netbios/session"
 )
 
-// labOneWay is the delay line's one-way delay: a 50 ms RTT.
-const labOneWay = 25 * time.Millisecond
+// oneWayDelay is the delay line's one-way delay: a 50 ms RTT.
+const oneWayDelay = 25 * time.Millisecond
 
-// labDials is the number of dials measured per case and client.
-const labDials = 20
+// dialsPerRow is the number of dials measured per case and client.
+const dialsPerRow = 20
 
-// labDialBound bounds one dial (40 RTT; the slowest expected takes 6), and
-// a cell stops after labMaxSlow dials that reach it, so that a broken
+// dialBound bounds one dial (40 RTT; the slowest expected takes 6), and
+// a cell stops after maxSlowDials dials that reach it, so that a broken
 // policy costs the CI seconds, not minutes.
 const (
-	labDialBound = 2 * time.Second
-	labMaxSlow   = 3
+	dialBound    = 2 * time.Second
+	maxSlowDials = 3
 )
 
-// labThinkRTT is smbd's think time, in RTT at 50 ms, added to a policy's
+// smbdThinkRTT is smbd's think time, in RTT at 50 ms, added to a policy's
 // nominal round trips when smbd gives the positive answer: smbd forks and
 // starts a child per connection and answers 10 to 25 ms after the request
 // (PROTOCOL.md (f)), up to 0.5 RTT; 2.4 RTT for a 2-RTT dial, as the Race
@@ -47,9 +47,9 @@ const (
 // request" row (a connect and a request, 2 RTT) has a median of 2.12 to
 // 2.17 RTT; the rest, about 1 ms each way, is the delay line's and the
 // client's own time (a TCP connect, 1 RTT, takes 1.04).
-const labThinkRTT = 0.4
+const smbdThinkRTT = 0.4
 
-// labMarginRTT is the noise margin on every median bound. Over the six
+// marginRTT is the noise margin on every median bound. Over the six
 // runs recorded when this test was written (go test -race, 2 vCPUs, 20
 // dials a cell), the median of a cell moved by at most 0.13 RTT (6.5 ms:
 // PreSP5 with the name in the cache, 2.14 to 2.27; PreSP5 against the
@@ -61,32 +61,32 @@ const labThinkRTT = 0.4
 // margin: the delay line counts packets exactly, and only the Race
 // policy's own decisions may vary, which its 1.05 bounds (one dial in 20)
 // allow for.
-const labMarginRTT = 0.25
+const marginRTT = 0.25
 
-// labWant is what one client must do in one case.
-type labWant struct {
+// rowWant is what one client must do in one case.
+type rowWant struct {
 	fail     bool    // every dial must fail; else every dial must succeed
 	conns    float64 // TCP connections to 139 per dial, at most
 	requests float64 // session requests per dial, at most
-	median   float64 // median dial time in RTT, at most, before labMarginRTT; 0: not checked
+	median   float64 // median dial time in RTT, at most, before marginRTT; 0: not checked
 }
 
-// labSample is one dial as the delay line saw it.
-type labSample struct {
-	counts labCounts
+// dialSample is one dial as the delay line saw it.
+type dialSample struct {
+	counts packetCounts
 	rtts   float64 // dial time in RTT
 	err    error
 }
 
-// labRow is one line of the table: a case and a client, its dials.
-type labRow struct {
+// tableRow is one line of the table: a case and a client, its dials.
+type tableRow struct {
 	host, client string
-	want         *labWant // nil: reported, not asserted
-	samples      []labSample
+	want         *rowWant // nil: reported, not asserted
+	samples      []dialSample
 	note         string
 }
 
-func (r *labRow) perDial(f func(labCounts) int) float64 {
+func (r *tableRow) perDial(f func(packetCounts) int) float64 {
 	if len(r.samples) == 0 {
 		return 0
 	}
@@ -99,7 +99,7 @@ func (r *labRow) perDial(f func(labCounts) int) float64 {
 
 // think returns the server's think time summed over the session
 // requests it answered, and their number.
-func (r *labRow) think() (time.Duration, int) {
+func (r *tableRow) think() (time.Duration, int) {
 	var d time.Duration
 	n := 0
 	for _, s := range r.samples {
@@ -109,7 +109,7 @@ func (r *labRow) think() (time.Duration, int) {
 	return d, n
 }
 
-func (r *labRow) times() []float64 {
+func (r *tableRow) times() []float64 {
 	var ts []float64
 	for _, s := range r.samples {
 		ts = append(ts, s.rtts)
@@ -118,7 +118,7 @@ func (r *labRow) times() []float64 {
 	return ts
 }
 
-func labMedian(ts []float64) float64 {
+func median(ts []float64) float64 {
 	switch n := len(ts); {
 	case n == 0:
 		return 0
@@ -129,7 +129,7 @@ func labMedian(ts []float64) float64 {
 	}
 }
 
-func (r *labRow) failed() int {
+func (r *tableRow) failed() int {
 	n := 0
 	for _, s := range r.samples {
 		if s.err != nil {
@@ -140,15 +140,15 @@ func (r *labRow) failed() int {
 }
 
 // check returns what r misses of its want.
-func (r *labRow) check() []string {
+func (r *tableRow) check() []string {
 	w := r.want
 	if w == nil {
 		return nil
 	}
 	var out []string
 	name := r.host + " / " + r.client
-	if len(r.samples) < labDials {
-		out = append(out, fmt.Sprintf("%s: only %d of %d dials ran (%d reached the %v bound)", name, len(r.samples), labDials, labMaxSlow, labDialBound))
+	if len(r.samples) < dialsPerRow {
+		out = append(out, fmt.Sprintf("%s: only %d of %d dials ran (%d reached the %v bound)", name, len(r.samples), dialsPerRow, maxSlowDials, dialBound))
 	}
 	failed := r.failed()
 	switch {
@@ -157,19 +157,19 @@ func (r *labRow) check() []string {
 	case !w.fail && failed > 0:
 		out = append(out, fmt.Sprintf("%s: %d of %d dials failed, want every one to succeed; first error: %v", name, failed, len(r.samples), r.firstErr()))
 	}
-	if c := r.perDial(func(c labCounts) int { return c.Connects }); c > w.conns {
+	if c := r.perDial(func(c packetCounts) int { return c.Connects }); c > w.conns {
 		out = append(out, fmt.Sprintf("%s: %.2f TCP connections per dial, want at most %.2f", name, c, w.conns))
 	}
-	if s := r.perDial(func(c labCounts) int { return c.SessionRequests }); s > w.requests {
+	if s := r.perDial(func(c packetCounts) int { return c.SessionRequests }); s > w.requests {
 		out = append(out, fmt.Sprintf("%s: %.2f session requests per dial, want at most %.2f", name, s, w.requests))
 	}
-	if m := labMedian(r.times()); w.median != 0 && m > w.median+labMarginRTT {
-		out = append(out, fmt.Sprintf("%s: median %.2f RTT, want at most %.2f (+%.2f margin)", name, m, w.median, labMarginRTT))
+	if m := median(r.times()); w.median != 0 && m > w.median+marginRTT {
+		out = append(out, fmt.Sprintf("%s: median %.2f RTT, want at most %.2f (+%.2f margin)", name, m, w.median, marginRTT))
 	}
 	return out
 }
 
-func (r *labRow) firstErr() error {
+func (r *tableRow) firstErr() error {
 	for _, s := range r.samples {
 		if s.err != nil {
 			return s.err
@@ -178,7 +178,7 @@ func (r *labRow) firstErr() error {
 	return nil
 }
 
-func (w *labWant) String() string {
+func (w *rowWant) String() string {
 	if w == nil {
 		return "-"
 	}
@@ -192,8 +192,8 @@ func (w *labWant) String() string {
 	return s
 }
 
-// labTable prints rows as a markdown table.
-func labTable(rows []*labRow) string {
+// markdownTable prints rows as a markdown table.
+func markdownTable(rows []*tableRow) string {
 	var b strings.Builder
 	b.WriteString("| host | client | dials ok | TCP conns/dial | session requests/dial | node status/dial | median RTT | max RTT | server think ms | want (median +margin) |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
@@ -213,18 +213,18 @@ func labTable(rows []*labRow) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d/%d | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %v |\n",
 			r.host, client, len(r.samples)-r.failed(), len(r.samples),
-			r.perDial(func(c labCounts) int { return c.Connects }),
-			r.perDial(func(c labCounts) int { return c.SessionRequests }),
-			r.perDial(func(c labCounts) int { return c.NodeStatus }),
-			labMedian(ts), maxT, think, r.want)
+			r.perDial(func(c packetCounts) int { return c.Connects }),
+			r.perDial(func(c packetCounts) int { return c.SessionRequests }),
+			r.perDial(func(c packetCounts) int { return c.NodeStatus }),
+			median(ts), maxT, think, r.want)
 	}
 	return b.String()
 }
 
-// labDetail lists each dial of each row: connections, session requests,
+// dialDetails lists each dial of each row: connections, session requests,
 // node status queries, dial time in RTT, "!" for a failed dial, and the
 // server's think time in ms when it was over 10 ms.
-func labDetail(rows []*labRow) string {
+func dialDetails(rows []*tableRow) string {
 	var b strings.Builder
 	for _, r := range rows {
 		fmt.Fprintf(&b, "%s / %s:", r.host, r.client)
@@ -243,18 +243,18 @@ func labDetail(rows []*labRow) string {
 	return b.String()
 }
 
-// labMeter runs measured operations through the delay line, one at a
+// meter runs measured operations through the delay line, one at a
 // time, and attributes to each the packets it sent.
-type labMeter struct {
-	dl  *labDelayLine
+type meter struct {
+	dl  *delayLine
 	rtt time.Duration
 	via netip.Addr // a routed target, for the barrier
 }
 
 // measure runs op n times, in t, and records each run in row: op returns
-// how long its measured part took. It stops after labMaxSlow runs that
-// reach labDialBound.
-func (m *labMeter) measure(t *testing.T, row *labRow, n int, op func(ctx context.Context) (time.Duration, error)) {
+// how long its measured part took. It stops after maxSlowDials runs that
+// reach dialBound.
+func (m *meter) measure(t *testing.T, row *tableRow, n int, op func(ctx context.Context) (time.Duration, error)) {
 	t.Helper()
 	if err := m.dl.Sync(m.via); err != nil {
 		t.Fatal(err)
@@ -262,26 +262,26 @@ func (m *labMeter) measure(t *testing.T, row *labRow, n int, op func(ctx context
 	before := m.dl.Counts()
 	slow := 0
 	for range n {
-		ctx, cancel := context.WithTimeout(t.Context(), labDialBound)
+		ctx, cancel := context.WithTimeout(t.Context(), dialBound)
 		took, err := op(ctx)
 		cancel()
 		if err := m.dl.Sync(m.via); err != nil {
 			t.Fatal(err)
 		}
 		after := m.dl.Counts()
-		row.samples = append(row.samples, labSample{counts: after.sub(before), rtts: float64(took) / float64(m.rtt), err: err})
+		row.samples = append(row.samples, dialSample{counts: after.sub(before), rtts: float64(took) / float64(m.rtt), err: err})
 		before = after
-		if took >= labDialBound {
-			if slow++; slow >= labMaxSlow {
+		if took >= dialBound {
+			if slow++; slow >= maxSlowDials {
 				break
 			}
 		}
 	}
 }
 
-// labDialOp returns an op that dials target with d; the conn's Close is
+// dialOp returns an op that dials target with d; the conn's Close is
 // not timed.
-func labDialOp(d *nbt.Dialer, target netip.Addr) func(ctx context.Context) (time.Duration, error) {
+func dialOp(d *nbt.Dialer, target netip.Addr) func(ctx context.Context) (time.Duration, error) {
 	return func(ctx context.Context) (time.Duration, error) {
 		start := time.Now()
 		c, err := d.DialContext(ctx, "tcp", target.String())
@@ -296,7 +296,7 @@ func labDialOp(d *nbt.Dialer, target netip.Addr) func(ctx context.Context) (time
 // TestInteropRoundTrips measures each policy's dials against the real Samba
 // through the delay line (interop_delayline_test.go) at 50 ms RTT: per
 // dial, the TCP connections to 139 and the session requests the server
-// got, the node status queries, and the time. Each case runs labDials
+// got, the node status queries, and the time. Each case runs dialsPerRow
 // dials per policy, each with a cold name cache but the cached case's,
 // and Impacket runs through the same line against Samba. It prints the
 // whole table, then fails on what a policy missed: the Race policy must
@@ -308,19 +308,19 @@ func labDialOp(d *nbt.Dialer, target netip.Addr) func(ctx context.Context) (time
 // an answer comes back in 1 RTT, and a silent UDP 137 costs 6 RTT (300
 // ms), not the default 2.25 s.
 func TestInteropRoundTrips(t *testing.T) {
-	env := lab(t)
+	env := needLab(t)
 	env.logsOnFailure(t, "a")
 	env.startHelper(t, "front")
-	rtt := 2 * labOneWay
-	dl := env.startDelayLine(t, labOneWay, env.Host, env.Front)
-	m := &labMeter{dl: dl, rtt: rtt, via: env.Host}
-	var rows []*labRow
+	rtt := 2 * oneWayDelay
+	dl := env.startDelayLine(t, oneWayDelay, env.Host, env.Front)
+	m := &meter{dl: dl, rtt: rtt, via: env.Host}
+	var rows []*tableRow
 
 	// The line itself: a TCP handshake and a node status each take 1
 	// RTT, and a raw session request to smbd 2 RTT plus its think time.
 	{
-		connect := &labRow{host: "Samba", client: "TCP connect", want: &labWant{conns: 1, median: 1}}
-		m.measure(t, connect, labDials, func(ctx context.Context) (time.Duration, error) {
+		connect := &tableRow{host: "Samba", client: "TCP connect", want: &rowWant{conns: 1, median: 1}}
+		m.measure(t, connect, dialsPerRow, func(ctx context.Context) (time.Duration, error) {
 			var nd net.Dialer
 			start := time.Now()
 			c, err := nd.DialContext(ctx, "tcp4", netip.AddrPortFrom(env.Host, nbt.Port).String())
@@ -330,16 +330,16 @@ func TestInteropRoundTrips(t *testing.T) {
 			}
 			return took, err
 		})
-		status := &labRow{host: "Samba", client: "nbns.Client node status", want: &labWant{median: 1}}
-		m.measure(t, status, labDials, func(ctx context.Context) (time.Duration, error) {
+		status := &tableRow{host: "Samba", client: "nbns.Client node status", want: &rowWant{median: 1}}
+		m.measure(t, status, dialsPerRow, func(ctx context.Context) (time.Duration, error) {
 			c := nbns.Client{Timeout: 3 * rtt, Attempts: 2}
 			start := time.Now()
 			_, err := c.NodeStatus(ctx, netip.AddrPortFrom(env.Host, nbns.Port))
 			return time.Since(start), err
 		})
-		raw := &labRow{host: "Samba", client: "raw session request *SMBSERVER", want: &labWant{conns: 1, requests: 1, median: 2 + labThinkRTT}}
-		m.measure(t, raw, labDials, func(ctx context.Context) (time.Duration, error) {
-			return labRawSession(ctx, netip.AddrPortFrom(env.Host, nbt.Port))
+		raw := &tableRow{host: "Samba", client: "raw session request *SMBSERVER", want: &rowWant{conns: 1, requests: 1, median: 2 + smbdThinkRTT}}
+		m.measure(t, raw, dialsPerRow, func(ctx context.Context) (time.Duration, error) {
+			return rawSession(ctx, netip.AddrPortFrom(env.Host, nbt.Port))
 		})
 		rows = append(rows, connect, status, raw)
 		// Every packet takes the delay, the handshake's too: no connect
@@ -349,45 +349,45 @@ func TestInteropRoundTrips(t *testing.T) {
 		}
 	}
 
-	smbd := 2 + labThinkRTT // connect, session exchange, smbd's think
-	race := func(conns, median float64) *labWant { return &labWant{conns: conns, requests: 1.05, median: median} }
+	smbd := 2 + smbdThinkRTT // connect, session exchange, smbd's think
+	race := func(conns, median float64) *rowWant { return &rowWant{conns: conns, requests: 1.05, median: median} }
 	cases := []struct {
 		host    string
 		target  netip.Addr
 		verdict string // nftables verdict for UDP 137 to the target; "": none
 		cached  bool
-		want    map[nbt.Policy]*labWant
+		want    map[nbt.Policy]*rowWant
 	}{{
 		host: "Samba, accepts *SMBSERVER", target: env.Host,
-		want: map[nbt.Policy]*labWant{
+		want: map[nbt.Policy]*rowWant{
 			nbt.PreSP5: {conns: 1, requests: 1, median: smbd},
 			nbt.SP5:    {conns: 1, requests: 1, median: smbd + 1},
 			nbt.Race:   race(1.05, 2.4),
 		},
 	}, {
 		host: "front, refuses *SMBSERVER", target: env.Front,
-		want: map[nbt.Policy]*labWant{
+		want: map[nbt.Policy]*rowWant{
 			nbt.PreSP5: {conns: 2, requests: 2, median: smbd + 3},
 			nbt.SP5:    {conns: 1, requests: 1, median: smbd + 1},
 			nbt.Race:   race(1.05, 2.4),
 		},
 	}, {
 		host: "Samba, UDP 137 rejected (ICMP)", target: env.Host, verdict: "reject with icmp type port-unreachable",
-		want: map[nbt.Policy]*labWant{
+		want: map[nbt.Policy]*rowWant{
 			nbt.PreSP5: {conns: 1, requests: 1, median: smbd},
 			nbt.SP5:    {fail: true, median: 1},
 			nbt.Race:   race(1.05, 2.4),
 		},
 	}, {
 		host: "Samba, UDP 137 dropped", target: env.Host, verdict: "drop",
-		want: map[nbt.Policy]*labWant{
+		want: map[nbt.Policy]*rowWant{
 			nbt.PreSP5: {conns: 1, requests: 1, median: smbd},
 			nbt.SP5:    {fail: true, median: 6},
 			nbt.Race:   race(2, 2.8),
 		},
 	}, {
 		host: "front, name in cache", target: env.Front, cached: true,
-		want: map[nbt.Policy]*labWant{
+		want: map[nbt.Policy]*rowWant{
 			nbt.PreSP5: {conns: 1, requests: 1, median: smbd},
 			nbt.SP5:    {conns: 1, requests: 1, median: smbd},
 			nbt.Race:   {conns: 1, requests: 1, median: smbd},
@@ -402,13 +402,13 @@ func TestInteropRoundTrips(t *testing.T) {
 				d := &nbt.Dialer{
 					Policy:      p,
 					NameService: &nbns.Client{Timeout: 3 * rtt, Attempts: 2},
-					Timeout:     labDialBound,
+					Timeout:     dialBound,
 				}
-				row := &labRow{host: tc.host, client: p.String(), want: tc.want[p]}
-				op := labDialOp(d, tc.target)
+				row := &tableRow{host: tc.host, client: p.String(), want: tc.want[p]}
+				op := dialOp(d, tc.target)
 				if tc.cached {
 					d.Cache = nbt.NewNameCache(time.Minute)
-					ctx, cancel := context.WithTimeout(t.Context(), labDialBound)
+					ctx, cancel := context.WithTimeout(t.Context(), dialBound)
 					_, err := op(ctx) // the warm-up fills the cache
 					cancel()
 					if err != nil {
@@ -421,7 +421,7 @@ func TestInteropRoundTrips(t *testing.T) {
 						return cold(ctx)
 					}
 				}
-				m.measure(t, row, labDials, op)
+				m.measure(t, row, dialsPerRow, op)
 				rows = append(rows, row)
 			}
 			if tc.verdict != "" {
@@ -430,13 +430,13 @@ func TestInteropRoundTrips(t *testing.T) {
 		})
 	}
 
-	rows = append(rows, labImpacket(t, m, env.Host)...)
+	rows = append(rows, measureImpacket(t, m, env.Host)...)
 
 	t.Logf("dials through the delay line, RTT %v (one way %v), %d dials a row; name service nbns.Client{Timeout: %v, Attempts: 2}; margin on medians %.2f RTT:\n%s",
-		rtt, labOneWay, labDials, 3*rtt, labMarginRTT, labTable(rows))
-	t.Logf("each dial: connections/session requests/node status queries, time in RTT (! = failed):\n%s", labDetail(rows))
+		rtt, oneWayDelay, dialsPerRow, 3*rtt, marginRTT, markdownTable(rows))
+	t.Logf("each dial: connections/session requests/node status queries, time in RTT (! = failed):\n%s", dialDetails(rows))
 	c := dl.Counts()
-	t.Logf("delay line totals: %d packets root -> lab, %d lab -> root, %d dropped (not IPv4 inside %v)", c.Forwarded[0], c.Forwarded[1], c.Dropped, labPrefix)
+	t.Logf("delay line totals: %d packets root -> lab, %d lab -> root, %d dropped (not IPv4 inside %v)", c.Forwarded[0], c.Forwarded[1], c.Dropped, delayLineRange)
 	for _, r := range rows {
 		for _, miss := range r.check() {
 			t.Error(miss)
@@ -444,9 +444,9 @@ func TestInteropRoundTrips(t *testing.T) {
 	}
 }
 
-// labRawSession connects to addr and sends one session request, called
+// rawSession connects to addr and sends one session request, called
 // *SMBSERVER<20>, and reads smbd's answer: 2 RTT plus smbd's think time.
-func labRawSession(ctx context.Context, addr netip.AddrPort) (time.Duration, error) {
+func rawSession(ctx context.Context, addr netip.AddrPort) (time.Duration, error) {
 	req := session.Request{Called: nbt.SMBServer, Calling: nbns.MustName("NBTPROBE", 0)}
 	b, err := req.MarshalBinary()
 	if err != nil {
@@ -473,14 +473,14 @@ func labRawSession(ctx context.Context, addr netip.AddrPort) (time.Duration, err
 	return took, err
 }
 
-// labImpacketScript drives Impacket: one operation per line read on stdin,
+// impacketScript drives Impacket: one operation per line read on stdin,
 // one JSON result per line on stdout, timed from the start of the
 // operation to the end of its handshake (the close is not timed).
 //   - session: NetBIOSTCPSession(myname, '*SMBSERVER', host, sess_port=139),
 //     which asks node status for the server's name first;
 //   - smbconnection: SMBConnection('*SMBSERVER', host, sess_port=139),
 //     which also negotiates SMB.
-const labImpacketScript = `
+const impacketScript = `
 import json, sys, time
 from impacket import nmb
 from impacket.smbconnection import SMBConnection
@@ -510,13 +510,13 @@ for line in sys.stdin:
     print(json.dumps(res), flush=True)
 `
 
-// labImpacket measures Impacket's NetBIOSTCPSession and SMBConnection
+// measureImpacket measures Impacket's NetBIOSTCPSession and SMBConnection
 // against Samba through the delay line. Each asks node status once, then
 // calls the name it learned (LABSRV): SMBConnection's second lookup, which
 // PROTOCOL.md (f) reports, happens only when the first one fails. Without
 // Python's impacket it reports nothing, and fails the test when
 // NETBIOS_REQUIRE_IMPACKET=1.
-func labImpacket(t *testing.T, m *labMeter, host netip.Addr) []*labRow {
+func measureImpacket(t *testing.T, m *meter, host netip.Addr) []*tableRow {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
@@ -525,7 +525,7 @@ func labImpacket(t *testing.T, m *labMeter, host netip.Addr) []*labRow {
 		}
 	}
 	if py != "" {
-		if out, err := labRun(30*time.Second, py, "-c", "import impacket.nmb, impacket.smbconnection"); err != nil {
+		if out, err := runCommand(30*time.Second, py, "-c", "import impacket.nmb, impacket.smbconnection"); err != nil {
 			t.Logf("%s cannot import impacket: %v: %s", py, err, out)
 			py = ""
 		}
@@ -540,7 +540,7 @@ func labImpacket(t *testing.T, m *labMeter, host netip.Addr) []*labRow {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-B", "-c", labImpacketScript, host.String())
+	cmd := exec.CommandContext(ctx, py, "-B", "-c", impacketScript, host.String())
 	cmd.WaitDelay = time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -550,7 +550,7 @@ func labImpacket(t *testing.T, m *labMeter, host netip.Addr) []*labRow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr labLockedBuffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -573,7 +573,7 @@ func labImpacket(t *testing.T, m *labMeter, host netip.Addr) []*labRow {
 	}()
 	// run returns the op that has the script run op once, and notes in
 	// row the called names and dialects Impacket reports.
-	run := func(row *labRow, op string) func(context.Context) (time.Duration, error) {
+	run := func(row *tableRow, op string) func(context.Context) (time.Duration, error) {
 		seen := map[string]bool{}
 		return func(context.Context) (time.Duration, error) {
 			if _, err := io.WriteString(stdin, op+"\n"); err != nil {
@@ -612,9 +612,9 @@ func labImpacket(t *testing.T, m *labMeter, host netip.Addr) []*labRow {
 			}
 		}
 	}
-	session := &labRow{host: "Samba, accepts *SMBSERVER", client: "Impacket NetBIOSTCPSession('*SMBSERVER')"}
-	m.measure(t, session, labDials, run(session, "session"))
-	smb := &labRow{host: "Samba, accepts *SMBSERVER", client: "Impacket SMBConnection('*SMBSERVER', sess_port=139)", note: "SMB negotiate included"}
-	m.measure(t, smb, labDials, run(smb, "smbconnection"))
-	return []*labRow{session, smb}
+	session := &tableRow{host: "Samba, accepts *SMBSERVER", client: "Impacket NetBIOSTCPSession('*SMBSERVER')"}
+	m.measure(t, session, dialsPerRow, run(session, "session"))
+	smb := &tableRow{host: "Samba, accepts *SMBSERVER", client: "Impacket SMBConnection('*SMBSERVER', sess_port=139)", note: "SMB negotiate included"}
+	m.measure(t, smb, dialsPerRow, run(smb, "smbconnection"))
+	return []*tableRow{session, smb}
 }

@@ -40,17 +40,17 @@ import (
 	"github.com/netbios-go/netbios/session"
 )
 
-// labPolicies are the dial policies every KB Q251166 case runs with.
-var labPolicies = []nbt.Policy{nbt.PreSP5, nbt.SP5}
+// sequentialPolicies are the dial policies every KB Q251166 case runs with.
+var sequentialPolicies = []nbt.Policy{nbt.PreSP5, nbt.SP5}
 
-// labNoCache is the name cache of every Dialer here but the cache test's: it
+// noCache is the name cache of every Dialer here but the cache test's: it
 // remembers nothing, so that each dial takes all the steps of its policy
 // (a nil Cache would share nbt.DefaultNameCache across the tests).
-var labNoCache = nbt.NewNameCache(0)
+var noCache = nbt.NewNameCache(0)
 
 // Case 1: node status against nmbd.
 func TestInteropNodeStatus(t *testing.T) {
-	env := lab(t)
+	env := needLab(t)
 	env.logsOnFailure(t, "a")
 	target := netip.AddrPortFrom(env.Host, nbns.Port)
 	unique := nbns.FlagActive                 // 0x0400: B-node, ACT
@@ -66,12 +66,12 @@ func TestInteropNodeStatus(t *testing.T) {
 	t.Run("wildcard", func(t *testing.T) {
 		var c nbns.Client
 		start := time.Now()
-		r, err := c.NodeStatus(labContext(t, 10*time.Second), target)
+		r, err := c.NodeStatus(stepContext(t, 10*time.Second), target)
 		if err != nil {
 			t.Fatalf("NodeStatus(%v): %v", target, err)
 		}
 		t.Logf("nmbd answered in %v: %d names", time.Since(start), len(r.Names))
-		if diff := cmp.Diff(labTableText(want), labTableText(r.Names)); diff != "" {
+		if diff := cmp.Diff(nameTableText(want), nameTableText(r.Names)); diff != "" {
 			t.Errorf("name table (-want +got):\n%s", diff)
 		}
 		for _, e := range r.Names {
@@ -97,11 +97,11 @@ func TestInteropNodeStatus(t *testing.T) {
 	t.Run("own name", func(t *testing.T) {
 		// nmbd answers NBSTAT for a name it has, too.
 		var c nbns.Client
-		r, err := c.NodeStatusName(labContext(t, 10*time.Second), target, env.serverName())
+		r, err := c.NodeStatusName(stepContext(t, 10*time.Second), target, env.serverName())
 		if err != nil {
 			t.Fatalf("NodeStatusName(%v): %v", env.serverName(), err)
 		}
-		if diff := cmp.Diff(labTableText(want), labTableText(r.Names)); diff != "" {
+		if diff := cmp.Diff(nameTableText(want), nameTableText(r.Names)); diff != "" {
 			t.Errorf("name table (-want +got):\n%s", diff)
 		}
 	})
@@ -109,15 +109,15 @@ func TestInteropNodeStatus(t *testing.T) {
 	t.Run("foreign name", func(t *testing.T) {
 		// ... and never for one it lacks (RFC 1002 §5.1.1.5).
 		c := nbns.Client{Timeout: 300 * time.Millisecond, Attempts: 2}
-		_, err := c.NodeStatusName(labContext(t, 10*time.Second), target, nbns.MustName("FOO", nbns.FileServer))
+		_, err := c.NodeStatusName(stepContext(t, 10*time.Second), target, nbns.MustName("FOO", nbns.FileServer))
 		if !errors.Is(err, nbns.ErrNoResponse) {
 			t.Fatalf("NodeStatusName(FOO<20>) = %v; want an error wrapping nbns.ErrNoResponse", err)
 		}
 	})
 }
 
-// labTableText prints a name table entry by entry, as "LABSRV<20> 0x0400".
-func labTableText(names []nbns.NodeName) []string {
+// nameTableText prints a name table entry by entry, as "LABSRV<20> 0x0400".
+func nameTableText(names []nbns.NodeName) []string {
 	var out []string
 	for _, e := range names {
 		out = append(out, fmt.Sprintf("%v %#04x", e.Name, uint16(e.Flags)))
@@ -128,14 +128,14 @@ func labTableText(names []nbns.NodeName) []string {
 // Case 2: session requests with *SMBSERVER and with the real name against
 // smbd on 139; SMB2 bytes flow afterwards.
 func TestInteropSession(t *testing.T) {
-	env := lab(t)
+	env := needLab(t)
 	env.logsOnFailure(t, "a")
 	addr := netip.AddrPortFrom(env.Host, nbt.Port)
 	for _, called := range []nbns.Name{nbt.SMBServer, env.serverName()} {
-		for _, p := range labPolicies {
+		for _, p := range sequentialPolicies {
 			t.Run(fmt.Sprintf("%v/%v", called, p), func(t *testing.T) {
-				d := nbt.Dialer{Policy: p, CalledName: called, Cache: labNoCache}
-				c, err := d.DialContext(labContext(t, 10*time.Second), "tcp", addr.String())
+				d := nbt.Dialer{Policy: p, CalledName: called, Cache: noCache}
+				c, err := d.DialContext(stepContext(t, 10*time.Second), "tcp", addr.String())
 				if err != nil {
 					t.Fatalf("dial: %v", err)
 				}
@@ -144,35 +144,35 @@ func TestInteropSession(t *testing.T) {
 				if got := nc.CalledName(); got != called {
 					t.Errorf("CalledName() = %v, want %v", got, called)
 				}
-				want := []labStep{{nbt.StepSession, called.String(), addr.String(), "ok"}}
-				if diff := cmp.Diff(want, labSteps(nc.Attempts())); diff != "" {
+				want := []stepOutcome{{nbt.StepSession, called.String(), addr.String(), "ok"}}
+				if diff := cmp.Diff(want, stepOutcomes(nc.Attempts())); diff != "" {
 					t.Errorf("attempts (-want +got):\n%s", diff)
 				}
-				t.Logf("dialect 0x%04X", labSMB2Negotiate(t, c))
+				t.Logf("dialect 0x%04X", smb2Negotiate(t, c))
 			})
 		}
 	}
 	// Without a called name: PreSP5 calls *SMBSERVER, which smbd accepts;
 	// SP5 reads the name table first and calls LABSRV<20>.
-	discovery := map[nbt.Policy][]labStep{
+	discovery := map[nbt.Policy][]stepOutcome{
 		nbt.PreSP5: {{nbt.StepSession, "*SMBSERVER<20>", addr.String(), "ok"}},
 		nbt.SP5: {
 			{nbt.StepNodeStatus, "*<00>", netip.AddrPortFrom(env.Host, nbns.Port).String(), "ok"},
 			{nbt.StepSession, env.serverName().String(), addr.String(), "ok"},
 		},
 	}
-	for _, p := range labPolicies {
+	for _, p := range sequentialPolicies {
 		t.Run("discover/"+p.String(), func(t *testing.T) {
-			d := nbt.Dialer{Policy: p, Cache: labNoCache}
-			c, err := d.DialContext(labContext(t, 10*time.Second), "tcp4", env.Host.String())
+			d := nbt.Dialer{Policy: p, Cache: noCache}
+			c, err := d.DialContext(stepContext(t, 10*time.Second), "tcp4", env.Host.String())
 			if err != nil {
 				t.Fatalf("dial: %v", err)
 			}
 			defer c.Close()
-			if diff := cmp.Diff(discovery[p], labSteps(c.(*nbt.Conn).Attempts())); diff != "" {
+			if diff := cmp.Diff(discovery[p], stepOutcomes(c.(*nbt.Conn).Attempts())); diff != "" {
 				t.Errorf("attempts (-want +got):\n%s", diff)
 			}
-			t.Logf("dialect 0x%04X", labSMB2Negotiate(t, c))
+			t.Logf("dialect 0x%04X", smb2Negotiate(t, c))
 		})
 	}
 }
@@ -180,7 +180,7 @@ func TestInteropSession(t *testing.T) {
 // Case 3: smbd B retargets *SMBSERVER from 139 to 1139, and LOOPME to
 // itself.
 func TestInteropRetarget(t *testing.T) {
-	env := lab(t)
+	env := needLab(t)
 	env.logsOnFailure(t, "b")
 	at139 := netip.AddrPortFrom(env.Retarget, 139)
 	at1139 := netip.AddrPortFrom(env.Retarget, 1139)
@@ -211,7 +211,7 @@ func TestInteropRetarget(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := make([]byte, 64)
-			n, err := labReadAtLeast(c, got, len(tc.want))
+			n, err := readAtLeast(c, got, len(tc.want))
 			c.Close()
 			if err != nil {
 				t.Errorf("%v: reading the answer: %v", tc.addr, err)
@@ -226,8 +226,8 @@ func TestInteropRetarget(t *testing.T) {
 		// The default policy calls *SMBSERVER, which smbd B retargets to its
 		// port 1139. It may also ask for node status, which fails: 198.18.0.4
 		// runs no nmbd. (SP5 never calls *SMBSERVER: TestInteropKB/no_nmbd.)
-		d := nbt.Dialer{Cache: labNoCache}
-		c, err := d.DialContext(labContext(t, 10*time.Second), "tcp", env.Retarget.String())
+		d := nbt.Dialer{Cache: noCache}
+		c, err := d.DialContext(stepContext(t, 10*time.Second), "tcp", env.Retarget.String())
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
@@ -235,12 +235,12 @@ func TestInteropRetarget(t *testing.T) {
 		if got := c.RemoteAddr().String(); got != at1139.String() {
 			t.Errorf("RemoteAddr() = %s, want %s", got, at1139)
 		}
-		want := []labStep{
+		want := []stepOutcome{
 			{nbt.StepSession, "*SMBSERVER<20>", at139.String(), "retarget " + at1139.String()},
 			{nbt.StepSession, "*SMBSERVER<20>", at1139.String(), "ok"},
 		}
-		var sessions []labStep
-		for _, s := range labSteps(c.(*nbt.Conn).Attempts()) {
+		var sessions []stepOutcome
+		for _, s := range stepOutcomes(c.(*nbt.Conn).Attempts()) {
 			if s.Step == nbt.StepSession {
 				sessions = append(sessions, s)
 			} else if s.Step != nbt.StepNodeStatus {
@@ -250,14 +250,14 @@ func TestInteropRetarget(t *testing.T) {
 		if diff := cmp.Diff(want, sessions); diff != "" {
 			t.Errorf("session attempts (-want +got):\n%s", diff)
 		}
-		t.Logf("dialect 0x%04X", labSMB2Negotiate(t, c))
+		t.Logf("dialect 0x%04X", smb2Negotiate(t, c))
 	})
 
 	t.Run("loop", func(t *testing.T) {
 		loopme := nbns.MustName("LOOPME", nbns.FileServer)
-		d := nbt.Dialer{CalledName: loopme, Cache: labNoCache}
+		d := nbt.Dialer{CalledName: loopme, Cache: noCache}
 		start := time.Now()
-		_, err := d.DialContext(labContext(t, 10*time.Second), "tcp", at139.String())
+		_, err := d.DialContext(stepContext(t, 10*time.Second), "tcp", at139.String())
 		t.Logf("after %v: %v", time.Since(start), err)
 		var le *session.RetargetLimitError
 		if !errors.As(err, &le) {
@@ -272,7 +272,7 @@ func TestInteropRetarget(t *testing.T) {
 		}
 		var de *nbt.DialError
 		if errors.As(err, &de) {
-			for i, s := range labSteps(de.Attempts) {
+			for i, s := range stepOutcomes(de.Attempts) {
 				if s.End != "retarget "+at139.String() {
 					t.Errorf("attempt %d: %+v, want a retarget to %v", i, s, at139)
 				}
@@ -286,8 +286,8 @@ func TestInteropRetarget(t *testing.T) {
 	})
 }
 
-// labReadAtLeast reads into b until it holds min bytes, EOF or an error.
-func labReadAtLeast(c net.Conn, b []byte, min int) (int, error) {
+// readAtLeast reads into b until it holds min bytes, EOF or an error.
+func readAtLeast(c net.Conn, b []byte, min int) (int, error) {
 	n := 0
 	for n < min {
 		m, err := c.Read(b[n:])
@@ -303,7 +303,7 @@ func labReadAtLeast(c net.Conn, b []byte, min int) (int, error) {
 // default (the zero Policy), whose exact steps are its own business; for it
 // only the outcome and the causes named are checked.
 func TestInteropKB(t *testing.T) {
-	env := lab(t)
+	env := needLab(t)
 	env.logsOnFailure(t, "a")
 	env.startHelper(t, "front")
 	front := netip.AddrPortFrom(env.Front, nbt.Port)
@@ -315,11 +315,13 @@ func TestInteropKB(t *testing.T) {
 	const budget = time.Duration(nbns.DefaultAttempts) * nbns.DefaultTimeout // 2.25 s
 	const atOnce = 500 * time.Millisecond
 	var (
-		nsOK      = labStep{nbt.StepNodeStatus, "*<00>", frontNS.String(), "ok"}
-		nsLost    = func(a netip.AddrPort) labStep { return labStep{nbt.StepNodeStatus, "*<00>", a.String(), "error"} }
-		refused   = labStep{nbt.StepSession, smbserver, front.String(), "0x82"}
-		viaFront  = labStep{nbt.StepSession, labsrv, front.String(), "ok"}
-		acceptSMB = labStep{nbt.StepSession, smbserver, host.String(), "ok"}
+		nsOK   = stepOutcome{nbt.StepNodeStatus, "*<00>", frontNS.String(), "ok"}
+		nsLost = func(a netip.AddrPort) stepOutcome {
+			return stepOutcome{nbt.StepNodeStatus, "*<00>", a.String(), "error"}
+		}
+		refused   = stepOutcome{nbt.StepSession, smbserver, front.String(), "0x82"}
+		viaFront  = stepOutcome{nbt.StepSession, labsrv, front.String(), "ok"}
+		acceptSMB = stepOutcome{nbt.StepSession, smbserver, host.String(), "ok"}
 		noAnswer  = []error{nbns.ErrNoResponse}
 		closed    = []error{nbns.ErrPortUnreachable, syscall.ECONNREFUSED}
 		both      = []error{session.ErrCalledNameNotPresent, nbns.ErrNoResponse}
@@ -327,10 +329,10 @@ func TestInteropKB(t *testing.T) {
 	)
 	// kbWant is what one policy must do in one case.
 	type kbWant struct {
-		called   string    // success: the called name accepted; "": the dial fails
-		steps    []labStep // the exact steps; nil: not checked
-		is       []error   // failure: errors.Is must find each
-		words    []string  // failure: the message must say each
+		called   string        // success: the called name accepted; "": the dial fails
+		steps    []stepOutcome // the exact steps; nil: not checked
+		is       []error       // failure: errors.Is must find each
+		words    []string      // failure: the message must say each
 		notWords []string
 		min, max time.Duration // how long the dial takes; zero: no bound
 	}
@@ -344,17 +346,17 @@ func TestInteropKB(t *testing.T) {
 		name:   "front refuses *SMBSERVER",
 		target: env.Front,
 		want: map[nbt.Policy]kbWant{
-			nbt.PreSP5: {called: labsrv, steps: []labStep{refused, nsOK, viaFront}},
-			nbt.SP5:    {called: labsrv, steps: []labStep{nsOK, viaFront}},
+			nbt.PreSP5: {called: labsrv, steps: []stepOutcome{refused, nsOK, viaFront}},
+			nbt.SP5:    {called: labsrv, steps: []stepOutcome{nsOK, viaFront}},
 			0:          {called: labsrv},
 		},
 	}, {
 		name:   "udp137 dropped",
 		target: env.Host, filter: env.Host, verdict: "drop",
 		want: map[nbt.Policy]kbWant{
-			nbt.PreSP5: {called: smbserver, steps: []labStep{acceptSMB}},
+			nbt.PreSP5: {called: smbserver, steps: []stepOutcome{acceptSMB}},
 			nbt.SP5: {
-				steps: []labStep{nsLost(hostNS)}, is: noAnswer,
+				steps: []stepOutcome{nsLost(hostNS)}, is: noAnswer,
 				words:    []string{"SP5", "node status at " + hostNS.String(), "no answer from UDP 137"},
 				notWords: []string{"SMBSERVER"},
 				min:      budget - 100*time.Millisecond, max: budget + time.Second,
@@ -365,9 +367,9 @@ func TestInteropKB(t *testing.T) {
 		name:   "udp137 rejected",
 		target: env.Host, filter: env.Host, verdict: "reject with icmp type port-unreachable",
 		want: map[nbt.Policy]kbWant{
-			nbt.PreSP5: {called: smbserver, steps: []labStep{acceptSMB}},
+			nbt.PreSP5: {called: smbserver, steps: []stepOutcome{acceptSMB}},
 			nbt.SP5: {
-				steps: []labStep{nsLost(hostNS)}, is: closed,
+				steps: []stepOutcome{nsLost(hostNS)}, is: closed,
 				words: []string{"SP5", "node status at " + hostNS.String(), "UDP 137", "closed"},
 				max:   atOnce,
 			},
@@ -378,13 +380,13 @@ func TestInteropKB(t *testing.T) {
 		target: env.Front, filter: env.Front, verdict: "drop",
 		want: map[nbt.Policy]kbWant{
 			nbt.PreSP5: {
-				steps: []labStep{refused, nsLost(frontNS)}, is: both,
+				steps: []stepOutcome{refused, nsLost(frontNS)}, is: both,
 				words: []string{"PreSP5", `session "*SMBSERVER<20>" at ` + front.String(), "called name not present (0x82)",
 					"node status at " + frontNS.String(), "no answer from UDP 137"},
 				max: budget + time.Second,
 			},
 			nbt.SP5: {
-				steps: []labStep{nsLost(frontNS)}, is: noAnswer,
+				steps: []stepOutcome{nsLost(frontNS)}, is: noAnswer,
 				words:    []string{"SP5", "node status at " + frontNS.String(), "no answer from UDP 137"},
 				notWords: []string{"SMBSERVER"},
 				min:      budget - 100*time.Millisecond, max: budget + time.Second,
@@ -400,12 +402,12 @@ func TestInteropKB(t *testing.T) {
 		target: env.Front, filter: env.Front, verdict: "reject with icmp type port-unreachable",
 		want: map[nbt.Policy]kbWant{
 			nbt.PreSP5: {
-				steps: []labStep{refused, nsLost(frontNS)}, is: bothFast,
+				steps: []stepOutcome{refused, nsLost(frontNS)}, is: bothFast,
 				words: []string{"called name not present (0x82)", "UDP 137", "closed"},
 				max:   atOnce,
 			},
 			nbt.SP5: {
-				steps: []labStep{nsLost(frontNS)}, is: closed,
+				steps: []stepOutcome{nsLost(frontNS)}, is: closed,
 				words: []string{"node status at " + frontNS.String(), "closed"},
 				max:   atOnce,
 			},
@@ -423,7 +425,7 @@ func TestInteropKB(t *testing.T) {
 		target: env.Retarget,
 		want: map[nbt.Policy]kbWant{
 			nbt.SP5: {
-				steps: []labStep{nsLost(netip.AddrPortFrom(env.Retarget, nbns.Port))}, is: closed,
+				steps: []stepOutcome{nsLost(netip.AddrPortFrom(env.Retarget, nbns.Port))}, is: closed,
 				words: []string{"SP5", "node status", "closed"},
 				max:   atOnce,
 			},
@@ -434,16 +436,16 @@ func TestInteropKB(t *testing.T) {
 		// The second dial asks for the name the first one learned at
 		// once: no *SMBSERVER, no node status.
 		cache := nbt.NewNameCache(time.Minute)
-		for i, want := range [][]labStep{{refused, nsOK, viaFront}, {viaFront}} {
+		for i, want := range [][]stepOutcome{{refused, nsOK, viaFront}, {viaFront}} {
 			d := nbt.Dialer{Policy: nbt.PreSP5, Cache: cache}
-			c, err := d.DialContext(labContext(t, 10*time.Second), "tcp", env.Front.String())
+			c, err := d.DialContext(stepContext(t, 10*time.Second), "tcp", env.Front.String())
 			if err != nil {
 				t.Fatalf("dial %d: %v", i+1, err)
 			}
-			if diff := cmp.Diff(want, labSteps(c.(*nbt.Conn).Attempts())); diff != "" {
+			if diff := cmp.Diff(want, stepOutcomes(c.(*nbt.Conn).Attempts())); diff != "" {
 				t.Errorf("dial %d: attempts (-want +got):\n%s", i+1, diff)
 			}
-			labSMB2Negotiate(t, c)
+			smb2Negotiate(t, c)
 			c.Close()
 		}
 	})
@@ -463,9 +465,9 @@ func TestInteropKB(t *testing.T) {
 					name = "default"
 				}
 				t.Run(name, func(t *testing.T) {
-					d := nbt.Dialer{Policy: p, Cache: labNoCache} // node status: the defaults, 3 x 750 ms
+					d := nbt.Dialer{Policy: p, Cache: noCache} // node status: the defaults, 3 x 750 ms
 					start := time.Now()
-					c, err := d.DialContext(labContext(t, 20*time.Second), "tcp", tc.target.String())
+					c, err := d.DialContext(stepContext(t, 20*time.Second), "tcp", tc.target.String())
 					elapsed := time.Since(start)
 					var attempts []nbt.Attempt
 					if err == nil {
@@ -482,7 +484,7 @@ func TestInteropKB(t *testing.T) {
 						t.Logf("nft rule: %s", env.nftCounter())
 					}
 					if want.steps != nil {
-						if diff := cmp.Diff(want.steps, labSteps(attempts)); diff != "" {
+						if diff := cmp.Diff(want.steps, stepOutcomes(attempts)); diff != "" {
 							t.Errorf("attempts (-want +got):\n%s", diff)
 						}
 					}
@@ -496,7 +498,7 @@ func TestInteropKB(t *testing.T) {
 						if got := c.(*nbt.Conn).CalledName().String(); got != want.called {
 							t.Errorf("CalledName() = %s, want %s", got, want.called)
 						}
-						t.Logf("dialect 0x%04X", labSMB2Negotiate(t, c))
+						t.Logf("dialect 0x%04X", smb2Negotiate(t, c))
 						return
 					}
 					if err == nil {
@@ -535,7 +537,7 @@ func TestInteropKB(t *testing.T) {
 // port). So an nbttest.Server runs inside the namespace, on its loopback,
 // and a relay on 198.18.0.3:137 forwards the datagrams to it unchanged.
 func TestInteropNmblookup(t *testing.T) {
-	env := lab(t)
+	env := needLab(t)
 	nmblookup, err := exec.LookPath("nmblookup")
 	if err != nil {
 		t.Fatalf("nmblookup: %v (apt-get install smbclient)", err)
@@ -554,7 +556,7 @@ func TestInteropNmblookup(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := labRun(30*time.Second, nmblookup, "-s", conf, "-A", env.Front.String())
+	out, err := runCommand(30*time.Second, nmblookup, "-s", conf, "-A", env.Front.String())
 	t.Logf("nmblookup -A %s:\n%s", env.Front, out)
 	if err != nil {
 		t.Fatalf("nmblookup: %v", err)
@@ -578,16 +580,16 @@ func TestInteropNmblookup(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("nmblookup's name table (-want +got):\n%s", diff)
 	}
-	m := labNbttestMAC
+	m := nmblookupMAC
 	if mac := fmt.Sprintf("MAC Address = %02X-%02X-%02X-%02X-%02X-%02X", m[0], m[1], m[2], m[3], m[4], m[5]); !strings.Contains(out, mac) {
 		t.Errorf("nmblookup does not print %q", mac)
 	}
 }
 
-// labNbttestTable is the name table of the nbttest host nmblookup reads:
+// nmblookupTable is the name table of the nbttest host nmblookup reads:
 // every owner node type and every flag, so that nmblookup's decoding of
 // each bit is checked.
-var labNbttestTable = []nbns.NodeName{
+var nmblookupTable = []nbns.NodeName{
 	{Name: nbns.MustName("NBTTEST", 0x00), Flags: nbns.FlagActive},
 	{Name: nbns.MustName("NBTTEST", 0x03), Flags: nbns.FlagActive | 1<<13},
 	{Name: nbns.MustName("NBTTEST", 0x20), Flags: nbns.FlagActive | nbns.FlagPermanent | 2<<13},
@@ -598,15 +600,15 @@ var labNbttestTable = []nbns.NodeName{
 	{Name: nbns.MustName("LABGRP", 0x1E), Flags: nbns.FlagGroup | nbns.FlagActive | 3<<13},
 }
 
-// labNbttestMAC is the nbttest host's UNIT_ID.
-var labNbttestMAC = [6]byte{0x02, 0x00, 0x5E, 0x10, 0x20, 0x30}
+// nmblookupMAC is the nbttest host's UNIT_ID.
+var nmblookupMAC = [6]byte{0x02, 0x00, 0x5E, 0x10, 0x20, 0x30}
 
 // Case 7: tshark reads a capture of a full PreSP5 dial against the front
 // (*SMBSERVER refused, node status relayed to nmbd, LABSRV<20> spliced to
 // smbd, an SMB2 NEGOTIATE): every NBNS and NBSS packet dissects, nothing is
 // malformed, and the called names on the wire are those the trace saw.
 func TestInteropTshark(t *testing.T) {
-	env := lab(t)
+	env := needLab(t)
 	env.logsOnFailure(t, "a")
 	for _, tool := range []string{"dumpcap", "tshark"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -616,29 +618,29 @@ func TestInteropTshark(t *testing.T) {
 	env.startHelper(t, "front")
 	pcap := filepath.Join(t.TempDir(), "dial.pcap")
 	filter := fmt.Sprintf("host %s and (udp port 137 or tcp port 139)", env.Front)
-	stop := labStartCapture(t, labVethHost, filter, pcap)
+	stop := startCapture(t, vethHost, filter, pcap)
 
 	var mu sync.Mutex
 	var traced []string
-	ctx := nbt.WithClientTrace(labContext(t, 20*time.Second), &nbt.ClientTrace{
+	ctx := nbt.WithClientTrace(stepContext(t, 20*time.Second), &nbt.ClientTrace{
 		SessionRequest: func(i nbt.SessionRequestInfo) {
 			mu.Lock()
 			traced = append(traced, i.Request.Called.String())
 			mu.Unlock()
 		},
 	})
-	d := nbt.Dialer{Policy: nbt.PreSP5, Cache: labNoCache}
+	d := nbt.Dialer{Policy: nbt.PreSP5, Cache: noCache}
 	c, err := d.DialContext(ctx, "tcp", env.Front.String())
 	if err != nil {
 		stop()
 		t.Fatalf("dial: %v", err)
 	}
-	labSMB2Negotiate(t, c)
+	smb2Negotiate(t, c)
 	c.Close()
 	// dumpcap drops what the kernel has not handed it yet when it stops,
 	// and the kernel hands packets over in blocks, on a timer: wait until
 	// the file has stopped growing.
-	labWaitCapture(t, pcap, time.Second, 10*time.Second)
+	waitCapture(t, pcap, time.Second, 10*time.Second)
 	stop()
 
 	mu.Lock()
@@ -699,14 +701,14 @@ func TestInteropTshark(t *testing.T) {
 	}
 }
 
-// labStartCapture runs dumpcap on iface until the returned stop is called (or
+// startCapture runs dumpcap on iface until the returned stop is called (or
 // t ends), and waits until it captures. dumpcap prints "Capturing on"
 // before it opens the interface; it writes the pcap file header only after,
 // so the test waits for both.
-func labStartCapture(t *testing.T, iface, filter, file string) (stop func()) {
+func startCapture(t *testing.T, iface, filter, file string) (stop func()) {
 	t.Helper()
 	cmd := exec.Command("dumpcap", "-q", "-P", "-i", iface, "-f", filter, "-w", file)
-	var stderr labLockedBuffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("dumpcap: %v", err)
@@ -731,7 +733,7 @@ func labStartCapture(t *testing.T, iface, filter, file string) (stop func()) {
 	}
 	t.Cleanup(stop)
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr.String(), "Capturing on") || labFileSize(file) < 24 {
+	for !strings.Contains(stderr.String(), "Capturing on") || fileSize(file) < 24 {
 		select {
 		case <-exited:
 			t.Fatalf("dumpcap exited: %s", stderr.String())
@@ -744,14 +746,14 @@ func labStartCapture(t *testing.T, iface, filter, file string) (stop func()) {
 	return stop
 }
 
-// labWaitCapture waits until the pcap file holds at least one frame and no
+// waitCapture waits until the pcap file holds at least one frame and no
 // more arrive for quiet, at most limit.
-func labWaitCapture(t *testing.T, file string, quiet, limit time.Duration) {
+func waitCapture(t *testing.T, file string, quiet, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	last, since := -1, time.Now()
 	for time.Now().Before(deadline) {
-		n := labPcapFrames(file)
+		n := pcapFrames(file)
 		if n != last {
 			last, since = n, time.Now()
 		} else if n > 0 && time.Since(since) >= quiet {
@@ -762,8 +764,8 @@ func labWaitCapture(t *testing.T, file string, quiet, limit time.Duration) {
 	t.Logf("the capture was still growing (or empty: %d frames) after %v", last, limit)
 }
 
-// labPcapFrames counts the complete records of a classic pcap file.
-func labPcapFrames(file string) int {
+// pcapFrames counts the complete records of a classic pcap file.
+func pcapFrames(file string) int {
 	b, err := os.ReadFile(file)
 	if err != nil || len(b) < 24 {
 		return 0
@@ -782,7 +784,7 @@ func labPcapFrames(file string) int {
 	return n
 }
 
-func labFileSize(name string) int64 {
+func fileSize(name string) int64 {
 	fi, err := os.Stat(name)
 	if err != nil {
 		return 0

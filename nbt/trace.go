@@ -21,12 +21,12 @@ type ClientTrace struct {
 	// or the error that ended it.
 	NodeStatusDone func(NodeStatusDoneInfo)
 
-	// ConnectStart is called when a TCP connection is started, as in
-	// httptrace, with network "tcp4" and addr "ip:port".
-	ConnectStart func(network, addr string)
+	// ConnectStart is called when a TCP connection is started: to the
+	// session service, or to Direct TCP's port.
+	ConnectStart func(ConnectStartInfo)
 
 	// ConnectDone is called when a TCP connection is open or has failed.
-	ConnectDone func(network, addr string, err error)
+	ConnectDone func(ConnectDoneInfo)
 
 	// SessionRequest is called when a session request has been sent.
 	SessionRequest func(SessionRequestInfo)
@@ -50,20 +50,21 @@ type NodeStatusDoneInfo struct {
 	Duration time.Duration
 }
 
-// SessionRequestInfo is passed to ClientTrace.SessionRequest.
-type SessionRequestInfo struct {
-	Addr    netip.AddrPort  // the session service
-	Request session.Request // the called and calling names
-	Err     error           // the error writing it, if any
-}
+// ConnectStartInfo is passed to ClientTrace.ConnectStart. Its Request is
+// the session request the connection is for, when it is known: it is
+// zero for Race's first connection, opened before the called name is
+// chosen, and for Direct TCP.
+type ConnectStartInfo = session.ConnectStartInfo
 
-// SessionResponseInfo is passed to ClientTrace.SessionResponse.
-type SessionResponseInfo struct {
-	Addr     netip.AddrPort
-	Called   nbns.Name
-	Response session.Response // positive, negative (with Code) or retarget
-	Err      error            // set when no valid answer arrived
-}
+// ConnectDoneInfo is passed to ClientTrace.ConnectDone.
+type ConnectDoneInfo = session.ConnectDoneInfo
+
+// SessionRequestInfo is passed to ClientTrace.SessionRequest.
+type SessionRequestInfo = session.RequestInfo
+
+// SessionResponseInfo is passed to ClientTrace.SessionResponse: the
+// answer, and the error it means for the dial.
+type SessionResponseInfo = session.ResponseInfo
 
 type clientEventContextKey struct{}
 
@@ -90,42 +91,23 @@ func (t *ClientTrace) compose(old *ClientTrace) *ClientTrace {
 	if old == nil {
 		return t
 	}
-	n := *t
-	n.NodeStatusStart = join1(t.NodeStatusStart, old.NodeStatusStart)
-	n.NodeStatusDone = join1(t.NodeStatusDone, old.NodeStatusDone)
-	n.SessionRequest = join1(t.SessionRequest, old.SessionRequest)
-	n.SessionResponse = join1(t.SessionResponse, old.SessionResponse)
-	n.ConnectStart = join2(t.ConnectStart, old.ConnectStart)
-	n.ConnectDone = join3(t.ConnectDone, old.ConnectDone)
-	return &n
+	return &ClientTrace{
+		NodeStatusStart: join(t.NodeStatusStart, old.NodeStatusStart),
+		NodeStatusDone:  join(t.NodeStatusDone, old.NodeStatusDone),
+		ConnectStart:    join(t.ConnectStart, old.ConnectStart),
+		ConnectDone:     join(t.ConnectDone, old.ConnectDone),
+		SessionRequest:  join(t.SessionRequest, old.SessionRequest),
+		SessionResponse: join(t.SessionResponse, old.SessionResponse),
+	}
 }
 
-func join1[T any](a, b func(T)) func(T) {
-	if a == nil || b == nil {
-		if a == nil {
-			return b
-		}
+// join returns a hook that calls a, then b; either may be nil.
+func join[T any](a, b func(T)) func(T) {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
 		return a
 	}
 	return func(x T) { a(x); b(x) }
-}
-
-func join2(a, b func(string, string)) func(string, string) {
-	if a == nil || b == nil {
-		if a == nil {
-			return b
-		}
-		return a
-	}
-	return func(x, y string) { a(x, y); b(x, y) }
-}
-
-func join3(a, b func(string, string, error)) func(string, string, error) {
-	if a == nil || b == nil {
-		if a == nil {
-			return b
-		}
-		return a
-	}
-	return func(x, y string, e error) { a(x, y, e); b(x, y, e) }
 }

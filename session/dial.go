@@ -31,22 +31,57 @@ const DefaultTimeout = 30 * time.Second
 // name service's [nbns.ContextDialer], so that one dialer serves both.
 type ContextDialer = nbns.ContextDialer
 
-// Trace holds hooks that a [Dialer] calls at each step of a dial. Any hook
-// may be nil. Hooks run on the dialing goroutine, in order.
+// Trace holds hooks that a [Dialer] calls at each step of a dial, in the
+// manner of net/http/httptrace: each takes an info struct. Any hook may be
+// nil. Hooks run on the dialing goroutine, in order.
 type Trace struct {
-	// ConnectStart is called before a TCP connection to addr is opened.
-	ConnectStart func(addr netip.AddrPort)
+	// ConnectStart is called before a TCP connection is opened.
+	ConnectStart func(ConnectStartInfo)
 
 	// ConnectDone is called when the connection is open or has failed.
-	ConnectDone func(addr netip.AddrPort, err error)
+	ConnectDone func(ConnectDoneInfo)
 
 	// RequestSent is called when a session request has been written to
-	// the connection to addr, or has failed to be.
-	RequestSent func(addr netip.AddrPort, req Request, err error)
+	// the connection, or has failed to be.
+	RequestSent func(RequestInfo)
 
 	// ResponseReceived is called with the answer to a session request, or
 	// with the error that stopped it from arriving.
-	ResponseReceived func(addr netip.AddrPort, resp Response, err error)
+	ResponseReceived func(ResponseInfo)
+}
+
+// ConnectStartInfo is passed to Trace.ConnectStart.
+type ConnectStartInfo struct {
+	Addr    netip.AddrPort // the session service, "tcp4"
+	Request Request        // the request the connection is for
+}
+
+// ConnectDoneInfo is passed to Trace.ConnectDone.
+type ConnectDoneInfo struct {
+	Addr    netip.AddrPort
+	Request Request
+	Err     error // nil when the connection is open
+}
+
+// RequestInfo is passed to Trace.RequestSent.
+type RequestInfo struct {
+	Addr    netip.AddrPort // the session service
+	Request Request        // the called and calling names
+	Err     error          // the error writing it, if any
+}
+
+// ResponseInfo is passed to Trace.ResponseReceived.
+type ResponseInfo struct {
+	Addr     netip.AddrPort
+	Request  Request  // the request answered
+	Response Response // positive, negative (with Code) or retarget
+
+	// Err is the error the answer means for the dial: nil for a
+	// positive response, the *NegativeResponseError or *RetargetError
+	// that Response.Err gives, or the error that stopped a valid answer
+	// from arriving. The Dialer returns this same error when the answer
+	// ends the dial.
+	Err error
 }
 
 // A Dialer opens NetBIOS sessions: a TCP connection, a session request,
@@ -158,7 +193,7 @@ func (d *Dialer) dial(ctx context.Context, nc net.Conn, addr netip.AddrPort, req
 		chain = append(chain, cur)
 		if nc == nil {
 			var err error
-			if nc, err = d.connect(ctx, cur); err != nil {
+			if nc, err = d.connect(ctx, cur, req); err != nil {
 				if cur != orig && ctx.Err() == nil {
 					lastErr = &RetargetFailedError{Addr: cur, Err: err}
 					cur = orig // the retarget target failed: back to the start
@@ -183,16 +218,16 @@ func (d *Dialer) dial(ctx context.Context, nc net.Conn, addr netip.AddrPort, req
 	}
 }
 
-func (d *Dialer) connect(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
+func (d *Dialer) connect(ctx context.Context, addr netip.AddrPort, req Request) (net.Conn, error) {
 	if t := d.Trace; t != nil && t.ConnectStart != nil {
-		t.ConnectStart(addr)
+		t.ConnectStart(ConnectStartInfo{Addr: addr, Request: req})
 	}
 	nc, err := d.netDialer().DialContext(ctx, "tcp4", addr.String())
 	if err != nil {
 		err = unwrapOp(err)
 	}
 	if t := d.Trace; t != nil && t.ConnectDone != nil {
-		t.ConnectDone(addr, err)
+		t.ConnectDone(ConnectDoneInfo{Addr: addr, Request: req, Err: err})
 	}
 	return nc, err
 }
@@ -254,7 +289,7 @@ func (d *Dialer) handshake(ctx context.Context, nc net.Conn, addr netip.AddrPort
 		err = ctxErr(ctx, err)
 	}
 	if t != nil && t.RequestSent != nil {
-		t.RequestSent(addr, req, err)
+		t.RequestSent(RequestInfo{Addr: addr, Request: req, Err: err})
 	}
 	if err != nil {
 		stop()
@@ -263,16 +298,16 @@ func (d *Dialer) handshake(ctx context.Context, nc net.Conn, addr netip.AddrPort
 
 	resp, err := readResponse(nc)
 	err = ctxErr(ctx, err)
+	if err == nil {
+		err = resp.Err(req.Called)
+	}
 	if t != nil && t.ResponseReceived != nil {
-		t.ResponseReceived(addr, resp, err)
+		t.ResponseReceived(ResponseInfo{Addr: addr, Request: req, Response: resp, Err: err})
 	}
 	if !stop() { // the context ended: its deadline may be poisoned
 		return nil, ctx.Err()
 	}
 	if err != nil {
-		return nil, err
-	}
-	if err := resp.Err(req.Called); err != nil {
 		return nil, err
 	}
 	return NewConn(nc, req, d.Config), nil

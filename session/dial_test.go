@@ -237,13 +237,13 @@ func traceLog() (*Trace, func() []string) {
 		log = append(log, fmt.Sprintf(format, args...))
 	}
 	tr := &Trace{
-		ConnectStart: func(a netip.AddrPort) { add("ConnectStart %v", a) },
-		ConnectDone:  func(a netip.AddrPort, err error) { add("ConnectDone %v %v", a, errClass(err)) },
-		RequestSent: func(a netip.AddrPort, req Request, err error) {
-			add("RequestSent %v %v %v", a, req.Called, errClass(err))
+		ConnectStart: func(i ConnectStartInfo) { add("ConnectStart %v", i.Addr) },
+		ConnectDone:  func(i ConnectDoneInfo) { add("ConnectDone %v %v", i.Addr, errClass(i.Err)) },
+		RequestSent: func(i RequestInfo) {
+			add("RequestSent %v %v %v", i.Addr, i.Request.Called, errClass(i.Err))
 		},
-		ResponseReceived: func(a netip.AddrPort, resp Response, err error) {
-			add("ResponseReceived %v %v %v", a, resp.String(), errClass(err))
+		ResponseReceived: func(i ResponseInfo) {
+			add("ResponseReceived %v %v %v", i.Addr, i.Response.String(), errClass(i.Err))
 		},
 	}
 	return tr, func() []string {
@@ -260,6 +260,12 @@ func errClass(err error) string {
 		return "ok"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
+	}
+	if _, ok := errors.AsType[*NegativeResponseError](err); ok {
+		return "refusal"
+	}
+	if _, ok := errors.AsType[*RetargetError](err); ok {
+		return "retarget"
 	}
 	return err.Error()
 }
@@ -399,7 +405,7 @@ func TestDialNegative(t *testing.T) {
 			if !strings.Contains(err.Error(), code.Error()) {
 				t.Errorf("error %q does not say %q", err, code.Error())
 			}
-			if got := log(); len(got) != 4 || got[3] != fmt.Sprintf("ResponseReceived %v negative: %v ok", s.addr, code) {
+			if got := log(); len(got) != 4 || got[3] != fmt.Sprintf("ResponseReceived %v negative: %v refusal", s.addr, code) {
 				t.Errorf("trace %q", got)
 			}
 			if n := s.close(); n != 1 {
@@ -429,7 +435,7 @@ func TestDialRetarget(t *testing.T) {
 			fmt.Sprintf("ConnectStart %v", a.addr),
 			fmt.Sprintf("ConnectDone %v ok", a.addr),
 			fmt.Sprintf("RequestSent %v LABSRV<20> ok", a.addr),
-			fmt.Sprintf("ResponseReceived %v retarget to %v ok", a.addr, b.addr),
+			fmt.Sprintf("ResponseReceived %v retarget to %v retarget", a.addr, b.addr),
 			fmt.Sprintf("ConnectStart %v", b.addr),
 			fmt.Sprintf("ConnectDone %v ok", b.addr),
 			fmt.Sprintf("RequestSent %v LABSRV<20> ok", b.addr),

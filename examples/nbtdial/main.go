@@ -163,19 +163,19 @@ func trace(w io.Writer, start time.Time) *nbt.ClientTrace {
 			}
 			at("node status: %d names, server %v", len(i.Response.Names), server)
 		},
-		ConnectStart: func(network, addr string) { at("connect %s %s", network, addr) },
-		ConnectDone: func(network, addr string, err error) {
-			if err != nil {
-				at("connect failed: %v", err)
+		ConnectStart: func(i nbt.ConnectStartInfo) { at("connect tcp4 %v", i.Addr) },
+		ConnectDone: func(i nbt.ConnectDoneInfo) {
+			if i.Err != nil {
+				at("connect failed: %v", i.Err)
 				return
 			}
-			at("connected %s", addr)
+			at("connected %v", i.Addr)
 		},
 		SessionRequest: func(i nbt.SessionRequestInfo) {
 			at("session request called %v calling %v", i.Request.Called, i.Request.Calling)
 		},
 		SessionResponse: func(i nbt.SessionResponseInfo) {
-			if i.Err != nil {
+			if i.Response.Type == 0 { // no answer came
 				at("session response: %v", i.Err)
 				return
 			}

@@ -25,17 +25,40 @@ type dial struct {
 	cache   *NameCache
 	caller  context.Context // the caller's context, with the Dialer's Timeout
 
+	sd     session.Dialer  // the session step's dialer, its Trace the dial's adapter
+	steps  context.Context // the context of the dial's steps, set by netbios
+	hopped time.Time       // when the session step's current connection started
+
 	mu       sync.Mutex
 	attempts []Attempt
 	table    *nbns.NodeStatusResponse
+	hops     []int // indexes in attempts of the current session step's connections
 }
 
-// record adds attempts to the dial's list. Every step of a dial is
-// recorded here, by the function that ran it, with the error it returned.
-func (s *dial) record(a ...Attempt) {
+// newDial returns the state of a dial by d, which the dial owns, to addr.
+func newDial(ctx context.Context, d *Dialer, t target) *dial {
+	s := &dial{
+		d: d, policy: d.Policy, addr: t.addr, host: t.host, trace: ContextClientTrace(ctx), calling: d.calling(),
+		cache: d.nameCache(), caller: ctx,
+	}
+	s.sd = session.Dialer{
+		NetDialer:   d.NetDialer,
+		MaxConnects: d.MaxConnects,
+		Timeout:     d.Timeout, // the dial's context has it already: adds nothing
+		Config:      d.Config,
+		Trace:       s.sessionTrace(),
+	}
+	return s
+}
+
+// record adds an attempt to the dial's list and returns its index. Every
+// step of a dial is recorded here, by the function that ran it, with the
+// error it returned.
+func (s *dial) record(a Attempt) int {
 	s.mu.Lock()
-	s.attempts = append(s.attempts, a...)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.attempts = append(s.attempts, a)
+	return len(s.attempts) - 1
 }
 
 // stepErr is the error a step ended with as the dial reports it: the
@@ -148,6 +171,7 @@ func (s *dial) netbios(ctx context.Context, label nbns.Name) (*Conn, error) {
 	p := newPlan(s.policy, s.d.CalledName, s.cached(), label)
 	steps, abandon := context.WithCancel(ctx)
 	defer abandon()
+	s.steps = steps
 
 	// A step's outcome: the event for the plan, and what the step opened.
 	type outcome struct {
@@ -189,7 +213,7 @@ func (s *dial) netbios(ctx context.Context, label nbns.Name) (*Conn, error) {
 			case doConnect:
 				spawn(func() outcome {
 					start := time.Now()
-					nc, err := s.connect(steps, s.addr, StepSession, nbns.Name{})
+					nc, err := s.connect(steps, s.addr, StepSession)
 					return outcome{ev: connectDone{conn: a.conn, took: time.Since(start), err: err}, nc: nc}
 				})
 			case doQuery:
@@ -274,11 +298,11 @@ func (s *dial) nodeStatus(ctx context.Context) (nbns.Name, error) {
 }
 
 // connect opens a TCP connection to addr, reporting it to the trace and,
-// when it fails, recording the attempt under step and name.
-func (s *dial) connect(ctx context.Context, addr netip.AddrPort, step Step, name nbns.Name) (net.Conn, error) {
+// when it fails, recording the attempt under step.
+func (s *dial) connect(ctx context.Context, addr netip.AddrPort, step Step) (net.Conn, error) {
 	t := s.trace
 	if t != nil && t.ConnectStart != nil {
-		t.ConnectStart("tcp4", addr.String())
+		t.ConnectStart(ConnectStartInfo{Addr: addr})
 	}
 	start := time.Now()
 	nd := s.d.NetDialer
@@ -290,78 +314,87 @@ func (s *dial) connect(ctx context.Context, addr netip.AddrPort, step Step, name
 		err = s.stepErr(ctx, innermost(err))
 	}
 	if t != nil && t.ConnectDone != nil {
-		t.ConnectDone("tcp4", addr.String(), err)
+		t.ConnectDone(ConnectDoneInfo{Addr: addr, Err: err})
 	}
 	if err != nil {
-		s.record(Attempt{Step: step, Addr: addr, Name: name, Err: err, Duration: time.Since(start)})
+		s.record(Attempt{Step: step, Addr: addr, Err: err, Duration: time.Since(start)})
 	}
 	return nc, err
 }
 
-// session requests a session with called on nc, a connection to the
-// dial's address, following retargets. It records an attempt for each
-// connection the request went to, the last with the error it returns. It
-// remembers in the cache the name discovery found and the host accepted,
-// and forgets one the host refused.
-func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Conn, error) {
-	req := session.Request{Called: called, Calling: s.calling}
-	start := time.Now()
+// sessionTrace is the adapter between the session step's dialer and the
+// dial: it passes each event on to the caller's trace and records an
+// attempt for each connection the session request went to. A dial runs
+// one session step at a time (the plan sends one request at a time), so
+// the hops it records are the current step's.
+func (s *dial) sessionTrace() *session.Trace {
 	t := s.trace
-	var hops []Attempt // one for each connection, the last one's error to be settled
-	hop := func(addr netip.AddrPort, err error) {
-		hops = append(hops, Attempt{Step: StepSession, Addr: addr, Name: called, Err: s.stepErr(ctx, err), Duration: time.Since(start)})
+	if t == nil {
+		t = &ClientTrace{}
 	}
-	sd := session.Dialer{
-		NetDialer:   s.d.NetDialer,
-		MaxConnects: s.d.MaxConnects,
-		Timeout:     s.d.Timeout, // the dial's context has it already: adds nothing
-		Config:      s.d.Config,
-		Trace: &session.Trace{
-			ConnectStart: func(addr netip.AddrPort) {
-				start = time.Now()
-				if t != nil && t.ConnectStart != nil {
-					t.ConnectStart("tcp4", addr.String())
-				}
-			},
-			ConnectDone: func(addr netip.AddrPort, err error) {
-				if t != nil && t.ConnectDone != nil {
-					t.ConnectDone("tcp4", addr.String(), err)
-				}
-				if err != nil {
-					hop(addr, err)
-				}
-			},
-			RequestSent: func(addr netip.AddrPort, req session.Request, err error) {
-				if t != nil && t.SessionRequest != nil {
-					t.SessionRequest(SessionRequestInfo{Addr: addr, Request: req, Err: err})
-				}
-				if err != nil {
-					hop(addr, err)
-				}
-			},
-			ResponseReceived: func(addr netip.AddrPort, resp session.Response, err error) {
-				if t != nil && t.SessionResponse != nil {
-					t.SessionResponse(SessionResponseInfo{Addr: addr, Called: called, Response: resp, Err: err})
-				}
-				if err == nil {
-					err = resp.Err(called)
-				}
-				hop(addr, err)
-			},
+	hop := func(addr netip.AddrPort, called nbns.Name, err error) {
+		i := s.record(Attempt{Step: StepSession, Addr: addr, Name: called, Err: s.stepErr(s.steps, err), Duration: time.Since(s.hopped)})
+		s.mu.Lock()
+		s.hops = append(s.hops, i)
+		s.mu.Unlock()
+	}
+	return &session.Trace{
+		ConnectStart: func(i session.ConnectStartInfo) {
+			s.hopped = time.Now()
+			if t.ConnectStart != nil {
+				t.ConnectStart(i)
+			}
+		},
+		ConnectDone: func(i session.ConnectDoneInfo) {
+			if t.ConnectDone != nil {
+				t.ConnectDone(i)
+			}
+			if i.Err != nil {
+				hop(i.Addr, i.Request.Called, i.Err)
+			}
+		},
+		RequestSent: func(i session.RequestInfo) {
+			if t.SessionRequest != nil {
+				t.SessionRequest(i)
+			}
+			if i.Err != nil {
+				hop(i.Addr, i.Request.Called, i.Err)
+			}
+		},
+		ResponseReceived: func(i session.ResponseInfo) {
+			if t.SessionResponse != nil {
+				t.SessionResponse(i)
+			}
+			hop(i.Addr, i.Request.Called, i.Err)
 		},
 	}
-	sc, err := sd.DialWithConn(ctx, nc, s.addr, req)
+}
+
+// session requests a session with called on nc, a connection to the
+// dial's address, following retargets. Through sessionTrace it records an
+// attempt for each connection the request went to; the last one ends with
+// the error session returns. It remembers in the cache the name discovery
+// found and the host accepted, and forgets one the host refused.
+func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Conn, error) {
+	s.mu.Lock()
+	s.hops = s.hops[:0]
+	s.mu.Unlock()
+	s.hopped = time.Now()
+	sc, err := s.sd.DialWithConn(ctx, nc, s.addr, session.Request{Called: called, Calling: s.calling})
 	if err != nil {
 		err = s.stepErr(ctx, innermost(err))
+		s.mu.Lock()
 		var limit *session.RetargetLimitError
 		switch {
-		case len(hops) == 0:
-			hop(s.addr, err)
-		case !errors.As(err, &limit): // the last connection's answer was not followed
-			hops[len(hops)-1].Err = err // the error returned, so that DialError finds it
+		case len(s.hops) == 0: // refused before any hook
+			s.mu.Unlock()
+			s.record(Attempt{Step: StepSession, Addr: s.addr, Name: called, Err: err, Duration: time.Since(s.hopped)})
+			s.mu.Lock()
+		case !errors.As(err, &limit): // the last connection's answer, as the dial reports it
+			s.attempts[s.hops[len(s.hops)-1]].Err = err
 		}
+		s.mu.Unlock()
 	}
-	s.record(hops...)
 	discovered := s.d.CalledName.IsZero() // the caller's own choice is not learned
 	if err != nil {
 		if discovered && tryNext(err) {
@@ -379,7 +412,7 @@ func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Con
 func (s *dial) direct(ctx context.Context, port uint16) (*Conn, error) {
 	addr := netip.AddrPortFrom(s.addr.Addr(), port)
 	start := time.Now()
-	nc, err := s.connect(ctx, addr, StepDirect, nbns.Name{})
+	nc, err := s.connect(ctx, addr, StepDirect)
 	if err != nil {
 		return nil, err
 	}
