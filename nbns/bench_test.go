@@ -10,7 +10,7 @@ import (
 // reused value. Compare its MB/s with BenchmarkParseDNSMessage, which walks
 // a DNS response of about the same size with x/net/dns/dnsmessage.
 func BenchmarkParseNodeStatusResponse(b *testing.B) {
-	pkt := readFlows(b, "testdata/samba-nodestatus.hex")[1]
+	pkt := ReadFlows(b, "testdata/samba-nodestatus.hex")[1]
 	var r NodeStatusResponse
 	b.ReportAllocs()
 	b.SetBytes(int64(len(pkt)))
@@ -82,7 +82,7 @@ func dnsResponse(b *testing.B) []byte {
 // into a reused buffer.
 func BenchmarkAppendNodeStatusRequest(b *testing.B) {
 	buf := make([]byte, 0, 64)
-	q := NodeStatusRequest{ID: 0x1234}
+	q := NodeStatusRequest{ID: 0x1234, Name: Wildcard()}
 	b.ReportAllocs()
 	b.SetBytes(50)
 	for b.Loop() {
@@ -96,7 +96,7 @@ func BenchmarkAppendNodeStatusRequest(b *testing.B) {
 // BenchmarkAppendNodeStatusResponse builds a five-name reply.
 func BenchmarkAppendNodeStatusResponse(b *testing.B) {
 	var r NodeStatusResponse
-	if err := r.UnmarshalBinary(readFlows(b, "testdata/samba-nodestatus.hex")[1]); err != nil {
+	if err := r.UnmarshalBinary(ReadFlows(b, "testdata/samba-nodestatus.hex")[1]); err != nil {
 		b.Fatal(err)
 	}
 	buf := make([]byte, 0, 512)

@@ -50,7 +50,9 @@ var ErrPortUnreachable = errors.New("port unreachable")
 // no state between queries.
 type Client struct {
 	// Timeout is how long to wait for an answer after each transmission.
-	// Zero means DefaultTimeout; a negative value is an error.
+	// Zero means DefaultTimeout. A negative value means no bound but the
+	// context's: the query is sent once and its answer awaited until ctx
+	// ends, so Attempts does not matter.
 	Timeout time.Duration
 
 	// Attempts is how many times to send the query. Zero means
@@ -79,6 +81,8 @@ type ContextDialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
+// timeout returns the wait after each transmission; a negative value means
+// no bound but the context's.
 func (c *Client) timeout() time.Duration {
 	if c == nil || c.Timeout == 0 {
 		return DefaultTimeout
@@ -123,9 +127,14 @@ func (c *Client) NodeStatus(ctx context.Context, target netip.AddrPort) (*NodeSt
 //
 // The query is sent Attempts times, Timeout apart, under one random
 // transaction ID. A datagram counts as the answer only if it comes from
-// target's address and port, carries that ID and parses as a node status
-// response; anything else is dropped and the wait goes on. Every wait is
-// bounded by ctx as well.
+// target's address and port, parses as a node status response, carries
+// that ID and names the question: its RR_NAME is name and its scope is
+// Scope (compared without regard to ASCII case), as a host echoes them
+// (RFC 1002 §4.2.18). Anything else, a stray reply or a forgery that
+// guessed the ID, is dropped and the wait goes on. Every wait is bounded
+// by ctx as well. The zero Name is asked for as it is, 32 'A's on the
+// wire; ask for [Wildcard] (or call [Client.NodeStatus]) for the whole
+// name table.
 //
 // Errors are *[net.OpError] values with Op "nodestatus". One wraps
 // [ErrNoResponse] (and is a timeout) when no attempt was answered, and
@@ -144,7 +153,7 @@ func (c *Client) NodeStatusName(ctx context.Context, target netip.AddrPort, name
 	}
 	timeout, attempts := c.timeout(), c.attempts()
 	if timeout < 0 {
-		return nil, opErr(errNegativeTimeout)
+		attempts = 1 // the only wait ends with ctx
 	}
 	var id [2]byte
 	rand.Read(id[:])
@@ -165,11 +174,16 @@ func (c *Client) NodeStatusName(ctx context.Context, target netip.AddrPort, name
 	buf := make([]byte, maxReply)
 	r := new(NodeStatusResponse)
 	start := time.Now()
+	ignored := 0
 	for range attempts {
 		if _, err := nc.Write(req); err != nil {
 			return nil, opErr(mapErr(ctx, err))
 		}
-		if err := nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		var deadline time.Time // none: only ctx ends the wait
+		if timeout > 0 {
+			deadline = time.Now().Add(timeout)
+		}
+		if err := nc.SetReadDeadline(deadline); err != nil {
 			return nil, opErr(err)
 		}
 		if ctx.Err() != nil { // AfterFunc may have run before SetReadDeadline
@@ -183,22 +197,48 @@ func (c *Client) NodeStatusName(ctx context.Context, target netip.AddrPort, name
 				}
 				return nil, opErr(mapErr(ctx, err))
 			}
-			if r.UnmarshalBinary(buf[:n]) == nil && r.Header.ID == q.ID {
+			if r.UnmarshalBinary(buf[:n]) == nil && answers(r, &q) {
 				return r, nil
 			}
 			// Not our answer: a stray or forged datagram. Keep waiting.
+			ignored++
 		}
 	}
-	return nil, opErr(&noResponseError{attempts: attempts, elapsed: time.Since(start)})
+	return nil, opErr(&noResponseError{attempts: attempts, elapsed: time.Since(start), ignored: ignored})
+}
+
+// answers reports whether r, a node status response, answers q: it carries
+// q's transaction ID and, as RR_NAME, q's name in q's scope. Scopes are
+// compared without regard to ASCII case, as DNS names are.
+func answers(r *NodeStatusResponse, q *NodeStatusRequest) bool {
+	return r.Header.ID == q.ID && r.Name == q.Name && equalFoldASCII(r.Scope, q.Scope)
+}
+
+// equalFoldASCII reports whether a and b are equal when ASCII letters are
+// folded to one case; other bytes must be equal.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // aLongTimeAgo is a deadline in the past, to unblock I/O at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-var (
-	errNotIPv4         = errors.New("nbns: node status needs an IPv4 address; NetBIOS has no IPv6")
-	errNegativeTimeout = errors.New("nbns: negative Client.Timeout")
-)
+var errNotIPv4 = errors.New("nbns: node status needs an IPv4 address; NetBIOS has no IPv6")
 
 // mapErr turns an I/O error into what the caller should see: ctx.Err()
 // when the context ended (the deadline error was ours), a refusal for
@@ -231,11 +271,16 @@ func isTimeout(err error) bool {
 type noResponseError struct {
 	attempts int
 	elapsed  time.Duration
+	ignored  int // datagrams read and dropped: unparsable, or for another question
 }
 
 func (e *noResponseError) Error() string {
-	return "no response to node status after " + strconv.Itoa(e.attempts) + " attempts in " +
+	s := "no response to node status after " + strconv.Itoa(e.attempts) + " attempts in " +
 		e.elapsed.Round(time.Millisecond).String()
+	if e.ignored > 0 {
+		s += " (" + strconv.Itoa(e.ignored) + " datagrams ignored: not an answer to the query)"
+	}
+	return s
 }
 func (e *noResponseError) Timeout() bool        { return true }
 func (e *noResponseError) Temporary() bool      { return true }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -144,7 +146,13 @@ func TestClientForgedReplies(t *testing.T) {
 		}
 		wrongPort := evil
 		wrongPort.Header.ID = q.ID
+		otherName := evil // the right ID, but the answer to another question
+		otherName.Header.ID, otherName.Name = q.ID, labsrv20
+		otherScope := evil
+		otherScope.Header.ID, otherScope.Scope = q.ID, "corp"
 		return []reply{
+			{b: marshal(t, otherName)},                                             // right ID, another RR_NAME
+			{b: marshal(t, otherScope)},                                            // right ID and RR_NAME, another scope
 			forged(func(b []byte) { b[0] ^= 0xFF }),                                // wrong transaction ID
 			{b: marshal(t, wrongPort), from: other},                                // right ID, wrong source port
 			forged(func(b []byte) { b[2] &^= 0x80 }),                               // a query, not a response
@@ -255,13 +263,207 @@ func TestClientContext(t *testing.T) {
 	})
 }
 
+// TestClientOtherQuestion: a reply with the query's transaction ID that
+// answers another question, or is not a node status response, is dropped
+// and counted, and the wait goes on until the real answer or the last
+// timeout.
+func TestClientOtherQuestion(t *testing.T) {
+	scoped := func(n Name, scope string) NodeStatusResponse {
+		r := table(0)
+		r.Name, r.Scope = n, scope
+		return r
+	}
+	nameQuery := func(b []byte) { // RR_TYPE NB (0x0020): a name query response
+		b[HeaderLen+34+1] = 0x20
+	}
+	tests := []struct {
+		name   string
+		query  Name
+		scope  string
+		forged []NodeStatusResponse
+		mod    func(b []byte) // applied to each forged reply
+		real   bool           // the real answer follows the forgeries
+	}{
+		{name: "another name", query: Wildcard(), forged: []NodeStatusResponse{scoped(labsrv20, "")}},
+		{name: "another suffix", query: labsrv20, forged: []NodeStatusResponse{scoped(labsrv00, "")}},
+		{name: "zero name for the wildcard", query: Wildcard(), forged: []NodeStatusResponse{scoped(Name{}, "")}},
+		{name: "another scope", query: labsrv20, scope: "corp", forged: []NodeStatusResponse{scoped(labsrv20, "corp.example"), scoped(labsrv20, "")}},
+		{name: "no scope for a scoped query", query: Wildcard(), scope: "corp", forged: []NodeStatusResponse{scoped(Wildcard(), "")}},
+		{name: "a name query response", query: Wildcard(), forged: []NodeStatusResponse{scoped(Wildcard(), "")}, mod: nameQuery},
+		{name: "real answer after two forgeries", query: labsrv20, forged: []NodeStatusResponse{scoped(Wildcard(), ""), scoped(labsrv00, "")}, real: true},
+		{name: "scope in another case is the answer", query: labsrv20, scope: "corp.example", forged: []NodeStatusResponse{scoped(labsrv20, "CORP.Example")}, real: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const attempts = 2
+				peer := newPipePeer(func(q NodeStatusRequest, _ int) (time.Duration, [][]byte) {
+					var out [][]byte
+					for _, f := range tt.forged {
+						f.Header.ID = q.ID
+						b := marshal(t, f)
+						if tt.mod != nil {
+							tt.mod(b)
+						}
+						out = append(out, b)
+					}
+					if tt.real {
+						r := table(q.ID)
+						r.Name, r.Scope = q.Name, q.Scope
+						out = append(out, marshal(t, r))
+					}
+					return 0, out
+				})
+				c := &Client{Timeout: time.Second, Attempts: attempts, Scope: tt.scope, Dialer: peer}
+				r, err := c.NodeStatusName(t.Context(), netip.MustParseAddrPort("198.18.0.2:137"), tt.query)
+				if tt.real {
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r.Name != tt.query || len(r.Names) != 3 {
+						t.Errorf("answer for %v with %d names, want the real one for %v", r.Name, len(r.Names), tt.query)
+					}
+					return
+				}
+				ne, ok := errors.AsType[*noResponseError](err)
+				if !ok || !errors.Is(err, ErrNoResponse) {
+					t.Fatalf("error = %v, want ErrNoResponse", err)
+				}
+				got := [...]int{ne.attempts, ne.ignored, peer.queries()}
+				want := [...]int{attempts, attempts * len(tt.forged), attempts}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("attempts, ignored replies, queries sent (-want +got):\n%s", diff)
+				}
+				if !strings.Contains(err.Error(), "datagrams ignored") {
+					t.Errorf("error %q does not say replies were ignored", err)
+				}
+			})
+		})
+	}
+}
+
+// TestClientTimeout checks the waits in virtual time: Timeout after each
+// attempt, zero meaning DefaultTimeout, and a negative Timeout meaning one
+// transmission and no bound but the context's.
+func TestClientTimeout(t *testing.T) {
+	tests := []struct {
+		name      string
+		c         Client
+		ctxLimit  time.Duration // 0: no deadline
+		answerIn  time.Duration // 0: silence
+		wantErr   error         // nil: answered
+		wantTime  time.Duration
+		wantSends int
+	}{
+		{name: "zero: the defaults", wantErr: ErrNoResponse, wantTime: DefaultAttempts * DefaultTimeout, wantSends: DefaultAttempts},
+		{name: "one second, twice", c: Client{Timeout: time.Second, Attempts: 2}, wantErr: ErrNoResponse, wantTime: 2 * time.Second, wantSends: 2},
+		{name: "ctx ends first", c: Client{Timeout: time.Second, Attempts: 5}, ctxLimit: 2500 * time.Millisecond,
+			wantErr: context.DeadlineExceeded, wantTime: 2500 * time.Millisecond, wantSends: 3},
+		{name: "negative: only ctx bounds the wait", c: Client{Timeout: -1, Attempts: 3}, ctxLimit: time.Hour,
+			wantErr: context.DeadlineExceeded, wantTime: time.Hour, wantSends: 1},
+		{name: "negative: a late answer is taken", c: Client{Timeout: -1, Attempts: 3}, answerIn: 10 * time.Minute,
+			wantTime: 10 * time.Minute, wantSends: 1},
+		{name: "negative, one attempt", c: Client{Timeout: -time.Second, Attempts: -1}, answerIn: time.Minute,
+			wantTime: time.Minute, wantSends: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				peer := newPipePeer(func(q NodeStatusRequest, _ int) (time.Duration, [][]byte) {
+					if tt.answerIn == 0 {
+						return 0, nil
+					}
+					return tt.answerIn, [][]byte{marshal(t, table(q.ID))}
+				})
+				c := tt.c
+				c.Dialer = peer
+				ctx := t.Context()
+				if tt.ctxLimit > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.ctxLimit)
+					defer cancel()
+				}
+				start := time.Now()
+				_, err := c.NodeStatus(ctx, netip.MustParseAddrPort("198.18.0.2:137"))
+				elapsed := time.Since(start)
+				switch {
+				case tt.wantErr == nil && err != nil:
+					t.Errorf("NodeStatus: %v", err)
+				case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
+					t.Errorf("NodeStatus error = %v, want %v", err, tt.wantErr)
+				}
+				got := [...]any{elapsed, peer.queries()}
+				want := [...]any{tt.wantTime, tt.wantSends}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("time taken, queries sent (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+// pipePeer is a fake name service behind Client.Dialer, for tests in
+// virtual time: each dial gets one end of a net.Pipe, and a goroutine on
+// the other end decodes each query and, after the wait that answer gives,
+// writes the datagrams it gives, one Write each.
+type pipePeer struct {
+	answer func(q NodeStatusRequest, n int) (wait time.Duration, replies [][]byte)
+	mu     sync.Mutex
+	n      int // queries received
+}
+
+func newPipePeer(answer func(q NodeStatusRequest, n int) (time.Duration, [][]byte)) *pipePeer {
+	return &pipePeer{answer: answer}
+}
+
+// DialContext implements ContextDialer.
+func (p *pipePeer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, s := net.Pipe()
+	go func() {
+		defer s.Close()
+		buf := make([]byte, 2048)
+		for {
+			m, err := s.Read(buf)
+			if err != nil {
+				return
+			}
+			var q NodeStatusRequest
+			if q.UnmarshalBinary(buf[:m]) != nil {
+				continue
+			}
+			p.mu.Lock()
+			n := p.n
+			p.n++
+			p.mu.Unlock()
+			wait, replies := p.answer(q, n)
+			go func() { // answer while the next query is read
+				time.Sleep(wait) // virtual time
+				for _, b := range replies {
+					if _, err := s.Write(b); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return c, nil
+}
+
+// queries returns how many queries the peer has read, once every
+// goroutine of the test's bubble is blocked.
+func (p *pipePeer) queries() int {
+	synctest.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
 func TestClientBadArguments(t *testing.T) {
 	tests := []struct {
 		c      *Client
 		target netip.AddrPort
 	}{
 		{nil, netip.MustParseAddrPort("[::1]:137")},
-		{&Client{Timeout: -1}, netip.MustParseAddrPort("127.0.0.1:137")},
 		{&Client{Scope: "bad..scope"}, netip.MustParseAddrPort("127.0.0.1:137")},
 	}
 	for _, tt := range tests {

@@ -34,7 +34,7 @@ func ExampleParseName() {
 }
 
 func ExampleNodeStatusRequest_AppendBinary() {
-	q := nbns.NodeStatusRequest{ID: 0x19d6} // the zero Name asks for "*<00>"
+	q := nbns.NodeStatusRequest{ID: 0x19d6, Name: nbns.Wildcard()} // "*<00>": the whole name table
 	b, err := q.AppendBinary(nil)
 	if err != nil {
 		log.Fatal(err)

@@ -28,9 +28,14 @@ const (
 // NodeStatusRequest is a NODE STATUS REQUEST (RFC 1002 §4.2.17): a query
 // of type NBSTAT for one name. A host answers only if the name is in its
 // local name table (RFC 1002 §5.1.1.5), and every host has the wildcard.
+//
+// The codec is one-to-one: Name goes on the wire as it is, and what
+// UnmarshalBinary decodes AppendBinary writes back. To ask for a host's
+// whole name table, set Name to [Wildcard]; the zero Name is 16 NUL bytes,
+// which no host registers.
 type NodeStatusRequest struct {
 	ID        uint16 // NAME_TRN_ID
-	Name      Name   // QUESTION_NAME; the zero Name means [Wildcard]
+	Name      Name   // QUESTION_NAME, usually [Wildcard]
 	Scope     string // scope identifier, dotted; empty for none
 	Broadcast bool   // B flag; false for a unicast query to one host
 }
@@ -39,11 +44,7 @@ type NodeStatusRequest struct {
 func (q *NodeStatusRequest) AppendBinary(b []byte) ([]byte, error) {
 	h := Header{ID: q.ID, Broadcast: q.Broadcast, QDCount: 1}
 	b, _ = h.AppendBinary(b)
-	name := q.Name
-	if name.IsZero() {
-		name = Wildcard()
-	}
-	b, err := name.AppendEncoded(b, q.Scope)
+	b, err := q.Name.AppendEncoded(b, q.Scope)
 	if err != nil {
 		return b[:len(b)-HeaderLen], err
 	}

@@ -3,45 +3,14 @@ package nbns
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
-
-// readFlows reads a golden file in hex.Dump form, each packet preceded by a
-// ">>> Flow N (direction)" line, and returns the packets in order.
-func readFlows(t testing.TB, path string) [][]byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var flows [][]byte
-	for line := range strings.Lines(string(data)) {
-		if strings.HasPrefix(line, ">>> Flow ") {
-			flows = append(flows, nil)
-			continue
-		}
-		// "00000010  41 41 ...  41 41  |AAAA|": hex between offset and '|'.
-		_, rest, ok := strings.Cut(line, "  ")
-		if !ok || len(flows) == 0 {
-			continue
-		}
-		rest, _, _ = strings.Cut(rest, "|")
-		b, err := hex.DecodeString(strings.Join(strings.Fields(rest), ""))
-		if err != nil {
-			t.Fatalf("%s: %q: %v", path, line, err)
-		}
-		flows[len(flows)-1] = append(flows[len(flows)-1], b...)
-	}
-	return flows
-}
 
 // Builders for hand-made packets, one wire field per call.
 
@@ -119,7 +88,7 @@ func TestNodeStatusGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			pkt := readFlows(t, tt.file)[tt.flow]
+			pkt := ReadFlows(t, tt.file)[tt.flow]
 			var got NodeStatusResponse
 			if err := got.UnmarshalBinary(pkt); err != nil {
 				t.Fatal(err)
@@ -150,8 +119,8 @@ var nameCmp = cmp.Comparer(func(a, b Name) bool { return a == b })
 // TestNodeStatusRequestGolden checks our request against the one nmblookup
 // sent in the Samba capture.
 func TestNodeStatusRequestGolden(t *testing.T) {
-	pkt := readFlows(t, "testdata/samba-nodestatus.hex")[0]
-	q := NodeStatusRequest{ID: 0x19d6}
+	pkt := ReadFlows(t, "testdata/samba-nodestatus.hex")[0]
+	q := NodeStatusRequest{ID: 0x19d6, Name: Wildcard()}
 	got, err := q.AppendBinary(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -187,9 +156,16 @@ func TestNodeStatusRequest(t *testing.T) {
 			},
 		},
 		{
-			name: "wildcard by default",
+			name: "wildcard",
+			req:  NodeStatusRequest{ID: 0xffff, Name: Wildcard()},
+			bs:   [][]byte{header(0xffff, 0, 1, 0, 0, 0), {0x20}, []byte("CK" + strings.Repeat("A", 30)), {0}, u16(0x21), u16(1)},
+		},
+		{
+			// The zero Name is not the wildcard: it goes out as it is, 16
+			// NUL bytes, and decodes back to the zero Name.
+			name: "zero name as it is",
 			req:  NodeStatusRequest{ID: 0xffff},
-			bs:   [][]byte{header(0xffff, 0, 1, 0, 0, 0), encoded(Wildcard()), u16(0x21), u16(1)},
+			bs:   [][]byte{header(0xffff, 0, 1, 0, 0, 0), {0x20}, []byte(strings.Repeat("A", 32)), {0}, u16(0x21), u16(1)},
 		},
 	}
 	for _, tt := range tests {
@@ -206,11 +182,7 @@ func TestNodeStatusRequest(t *testing.T) {
 			if err := back.UnmarshalBinary(got); err != nil {
 				t.Fatal(err)
 			}
-			wantBack := tt.req
-			if wantBack.Name.IsZero() {
-				wantBack.Name = Wildcard()
-			}
-			if diff := cmp.Diff(wantBack, back, nameCmp); diff != "" {
+			if diff := cmp.Diff(tt.req, back, nameCmp); diff != "" {
 				t.Errorf("UnmarshalBinary (-want +got):\n%s", diff)
 			}
 		})

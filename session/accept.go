@@ -17,7 +17,8 @@ import (
 // After a positive response Accept returns the conn. Otherwise it closes
 // nc and returns the refusal as a *[NegativeResponseError], the
 // *RetargetError, or the error that stopped it; a request whose names do
-// not decode is refused with [ErrCalledNameNotPresent], as Samba does. The
+// not decode (an error that wraps [ErrBadName]) is refused with
+// [ErrCalledNameNotPresent], as Samba does, without calling decide. The
 // context bounds the exchange and no longer affects the conn afterwards.
 func Accept(ctx context.Context, nc net.Conn, decide func(Request) error, cfg *Config) (c *Conn, err error) {
 	defer func() {
@@ -51,7 +52,7 @@ func Accept(ctx context.Context, nc net.Conn, decide func(Request) error, cfg *C
 func answer(nc net.Conn, decide func(Request) error) (Request, Response, error) {
 	req, err := ReadRequest(nc)
 	if err != nil {
-		if isNameError(err) {
+		if errors.Is(err, ErrBadName) {
 			return req, Response{Type: TypeNegativeResponse, Code: ErrCalledNameNotPresent}, err
 		}
 		return req, Response{}, err
@@ -77,18 +78,12 @@ func answer(nc net.Conn, decide func(Request) error) (Request, Response, error) 
 	return req, Response{Type: TypeNegativeResponse, Code: code}, &NegativeResponseError{Called: req.Called, Code: code}
 }
 
-// isNameError reports whether err is about the names of a session request
-// that was otherwise well framed.
-func isNameError(err error) bool {
-	pe, ok := err.(*ParseError)
-	return ok && (pe.Field == "CALLED NAME" || pe.Field == "CALLING NAME")
-}
-
 // ReadRequest reads one SESSION REQUEST from r, the first thing a caller
 // sends: the header, then exactly the trailer it announces, at most
 // [MaxRequestLength] bytes, skipping up to 16 keep-alives before it. A
 // request whose names do not decode is read whole and gives a *ParseError
-// for the name, so that a listener can still answer it.
+// for the name that wraps [ErrBadName], so that a listener can still answer
+// it.
 func ReadRequest(r io.Reader) (Request, error) {
 	var b [HeaderLen + MaxRequestLength]byte
 	var h Header

@@ -19,6 +19,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/netbios-go/netbios/nbns"
 )
 
 // acceptResult is what Accept returned, and its end of the pipe.
@@ -187,9 +189,9 @@ func TestAcceptWire(t *testing.T) {
 }
 
 // TestAcceptBadRequest: what comes before or instead of a session request.
-// A request whose names do not decode is refused with 0x82, as Samba does;
-// anything else that is not a request gets no answer; keep-alives before
-// the request are skipped, up to 16.
+// A request whose names do not decode is refused with 0x82, as Samba does,
+// and Accept's error wraps ErrBadName; anything else that is not a request
+// gets no answer; keep-alives before the request are skipped, up to 16.
 func TestAcceptBadRequest(t *testing.T) {
 	request, err := testReq.MarshalBinary()
 	if err != nil {
@@ -200,6 +202,19 @@ func TestAcceptBadRequest(t *testing.T) {
 		b[i] = v
 		return b
 	}
+	// withNames is a request header announcing exactly the names given.
+	withNames := func(names ...[]byte) []byte {
+		body := cat(names...)
+		return cat([]byte{0x81, 0, byte(len(body) >> 8), byte(len(body))}, body)
+	}
+	encode := func(n nbns.Name, scope string) []byte {
+		b, err := n.AppendEncoded(nil, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	called, calling := encode(testReq.Called, ""), encode(testReq.Calling, "")
 	refused := []byte{0x83, 0x00, 0x00, 0x01, 0x82}
 	tests := []struct {
 		name    string
@@ -212,9 +227,12 @@ func TestAcceptBadRequest(t *testing.T) {
 		{"called name with a Q", withByte(5, 'Q'), refused, "CALLED NAME", false, false},
 		{"calling name with a Q", withByte(40, 'Q'), refused, "CALLING NAME", false, false},
 		{"called label of 5 bytes", withByte(4, 5), refused, "CALLED NAME", false, false},
+		{"scopes differ", withNames(encode(testReq.Called, "lab"), calling), refused, "CALLING NAME", false, false},
+		{"a byte after the names", withNames(called, calling, []byte{0}), refused, "CALLING NAME", false, false},
+		{"a third name", withNames(called, calling, calling), refused, "CALLING NAME", false, false},
 		{"session message", message([]byte("hello")), nil, "TYPE", true, false},
 		{"positive response", []byte{0x82, 0, 0, 0}, nil, "TYPE", true, false},
-		{"request too short", []byte{0x81, 0x00, 0x00, 0x10}, nil, "TYPE", false, false},
+		{"request too short", []byte{0x81, 0x00, 0x00, 0x10}, nil, "LENGTH", false, false},
 		{"request with flags 0x02", withByte(1, 0x02), nil, "FLAGS", false, false},
 		{"3 keep-alives", cat(keepAlive, keepAlive, keepAlive, request), []byte{0x82, 0, 0, 0}, "", false, true},
 		{"16 keep-alives", cat(bytes.Repeat(keepAlive, 16), request), []byte{0x82, 0, 0, 0}, "", false, true},
@@ -257,8 +275,37 @@ func TestAcceptBadRequest(t *testing.T) {
 			if tt.unexpec != errors.Is(r.err, ErrUnexpectedPacket) {
 				t.Errorf("Accept: %v; wraps ErrUnexpectedPacket: %v, want %v", r.err, !tt.unexpec, tt.unexpec)
 			}
+			// Refused with 0x82 exactly when the error wraps ErrBadName.
+			if wantBad := bytes.Equal(tt.answer, refused); errors.Is(r.err, ErrBadName) != wantBad {
+				t.Errorf("Accept: %v; wraps ErrBadName: %v, want %v", r.err, !wantBad, wantBad)
+			}
 			checkClosed(t, r.nc)
 		})
+	}
+}
+
+// TestAcceptScope: a request whose names carry a scope (RFC 1002 §4.3.2)
+// reaches decide, and the accepted conn, with that scope; the caller's
+// DialConn puts it on the wire.
+func TestAcceptScope(t *testing.T) {
+	req := testReq
+	req.Scope = "lab.example"
+	var seen []Request
+	caller, done := startAccept(t.Context(), func(r Request) error {
+		seen = append(seen, r)
+		return nil
+	})
+	c, err := new(Dialer).DialConn(t.Context(), caller, req)
+	r := wait(t, done)
+	if err != nil || r.err != nil {
+		t.Fatalf("DialConn: %v; Accept: %v", err, r.err)
+	}
+	defer c.Close()
+	if d := cmp.Diff([]Request{req}, seen, cmpNames); d != "" {
+		t.Errorf("decide saw (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(req, r.c.Request(), cmpNames); d != "" {
+		t.Errorf("the accepted conn's Request (-want +got):\n%s", d)
 	}
 }
 

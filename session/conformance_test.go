@@ -198,7 +198,7 @@ func tsharkCases() []tsharkCase {
 			name: "node status request, wildcard",
 			udp:  true,
 			build: func() ([]byte, error) {
-				q := nbns.NodeStatusRequest{ID: 0x227f}
+				q := nbns.NodeStatusRequest{ID: 0x227f, Name: nbns.Wildcard()}
 				return q.AppendBinary(nil)
 			},
 			want: map[string][]string{

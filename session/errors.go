@@ -112,11 +112,21 @@ func (e *RetargetError) Error() string {
 // undefined or out of place.
 var ErrUnexpectedPacket = errors.New("session: unexpected packet type")
 
+// ErrBadName is wrapped by the *[ParseError] of a SESSION REQUEST that is
+// framed correctly but whose names are not: CALLED NAME or CALLING NAME
+// does not decode (RFC 1002 §4.1, no compression pointers), the two names
+// have different scopes, or they do not fill LENGTH exactly. The error
+// still wraps the cause as well. [Accept] answers such a request with
+// [ErrCalledNameNotPresent], as Samba does; test for it with
+//
+//	errors.Is(err, session.ErrBadName)
+var ErrBadName = errors.New("session: malformed name in session request")
+
 // A ParseError reports where a session service packet failed to decode:
 // the field, named as in RFC 1002 §4.3, and its byte offset. A packet that
 // ends too early gives [io.ErrUnexpectedEOF] as Err.
 type ParseError struct {
-	Field  string // e.g. "FLAGS", "CALLED NAME"
+	Field  string // e.g. "FLAGS", "LENGTH", "CALLED NAME"
 	Offset int    // offset of the field in the packet
 	Err    error
 }

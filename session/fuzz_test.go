@@ -14,13 +14,12 @@ package session_test
 // rejected as its entry says; after changing fuzzCorpus, rewrite the files
 // with
 //
-//	go test -run '^TestFuzzCorpus$' -writecorpus ./session/
+//	go test -run '^TestFuzzCorpus$' ./session/ -args -writecorpus
 //
 // Files the fuzzer adds to testdata/fuzz are never removed by that flag.
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -335,43 +334,6 @@ func fuzzMarshal(args ...any) []byte {
 	return b
 }
 
-// fuzzFlows reads a capture in the testdata format: one ">>> Flow" line
-// before the hex.Dump of each packet. It checks that every packet dumps back
-// to the text it was read from.
-func fuzzFlows(tb testing.TB, path string) [][]byte {
-	tb.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var flows [][]byte
-	var dumps []string
-	for line := range strings.Lines(string(data)) {
-		if strings.HasPrefix(line, ">>> ") {
-			flows, dumps = append(flows, []byte{}), append(dumps, "")
-			continue
-		}
-		hexPart, _, ok := strings.Cut(line, "|")
-		if len(flows) == 0 || !ok || len(hexPart) < 10 {
-			tb.Fatalf("%s: unexpected line %q", path, line)
-		}
-		for _, field := range strings.Fields(hexPart[10:]) {
-			v, err := hex.DecodeString(field)
-			if err != nil || len(v) != 1 {
-				tb.Fatalf("%s: bad byte %q in %q", path, field, line)
-			}
-			flows[len(flows)-1] = append(flows[len(flows)-1], v[0])
-		}
-		dumps[len(dumps)-1] += line
-	}
-	for i, f := range flows {
-		if hex.Dump(f) != dumps[i] {
-			tb.Fatalf("%s: flow %d does not dump back to its text", path, i+1)
-		}
-	}
-	return flows
-}
-
 // Builders of wire fields for the seeds.
 
 func fuzzEncoded(tb testing.TB, n nbns.Name, scope string) []byte {
@@ -399,7 +361,7 @@ func fuzzSet(b []byte, i int, v byte) []byte {
 // fuzzCorpus returns the committed seed corpus by target.
 func fuzzCorpus(tb testing.TB) map[string][]fuzzSeed {
 	tb.Helper()
-	flows := fuzzFlows(tb, filepath.Join("testdata", "samba-session.hex"))
+	flows := session.ReadFlows(tb, filepath.Join("testdata", "samba-session.hex"))
 	if len(flows) != 2 || len(flows[0]) != 72 || len(flows[1]) != 4 {
 		tb.Fatalf("samba-session.hex: unexpected flows")
 	}
@@ -419,18 +381,18 @@ func fuzzCorpus(tb testing.TB) map[string][]fuzzSeed {
 		"FuzzParseHeader": {
 			b("request-68", "", sambaReq[:4]),
 			b("request-max-510", "", h(0x81, 0x00, 0x01, 0xFE)),
-			b("request-511", "TYPE", h(0x81, 0x00, 0x01, 0xFF)),
-			b("request-67", "TYPE", h(0x81, 0x00, 0x00, 0x43)),
-			b("request-e-bit", "TYPE", h(0x81, 0x01, 0x00, 0x44)),
+			b("request-511", "LENGTH", h(0x81, 0x00, 0x01, 0xFF)),
+			b("request-67", "LENGTH", h(0x81, 0x00, 0x00, 0x43)),
+			b("request-e-bit", "LENGTH", h(0x81, 0x01, 0x00, 0x44)),
 			b("positive", "", sambaPos),
-			b("positive-length-1", "TYPE", h(0x82, 0x00, 0x00, 0x01)),
-			b("positive-e-bit", "TYPE", h(0x82, 0x01, 0x00, 0x00)),
+			b("positive-length-1", "LENGTH", h(0x82, 0x00, 0x00, 0x01)),
+			b("positive-e-bit", "LENGTH", h(0x82, 0x01, 0x00, 0x00)),
 			b("negative", "", h(0x83, 0x00, 0x00, 0x01, 0x82)),
-			b("negative-length-0", "TYPE", h(0x83, 0x00, 0x00, 0x00)),
+			b("negative-length-0", "LENGTH", h(0x83, 0x00, 0x00, 0x00)),
 			b("retarget", "", h(0x84, 0x00, 0x00, 0x06, 0xc6, 0x12, 0x00, 0x02, 0x04, 0x73)),
-			b("retarget-length-4", "TYPE", h(0x84, 0x00, 0x00, 0x04)),
+			b("retarget-length-4", "LENGTH", h(0x84, 0x00, 0x00, 0x04)),
 			b("keep-alive", "", h(0x85, 0x00, 0x00, 0x00)),
-			b("keep-alive-length-4", "TYPE", h(0x85, 0x00, 0x00, 0x04)),
+			b("keep-alive-length-4", "LENGTH", h(0x85, 0x00, 0x00, 0x04)),
 			b("message-empty", "", h(0x00, 0x00, 0x00, 0x00)),
 			b("message-64k", "", h(0x00, 0x00, 0xFF, 0xFF)),
 			b("message-max-17-bit", "", h(0x00, 0x01, 0xFF, 0xFF)),
@@ -464,15 +426,15 @@ func fuzzCorpus(tb testing.TB) map[string][]fuzzSeed {
 			b("called-reserved-label-0x80", "CALLED NAME", fuzzSet(sambaReq, 4, 0x80)),
 			b("calling-reserved-label-0x40", "CALLING NAME", fuzzSet(sambaReq, 38, 0x40)),
 			b("calling-first-label-0", "CALLING NAME", fuzzPacket(session.TypeRequest, smbserver, make([]byte, 34))),
-			b("one-name-only", "TYPE", fuzzPacket(session.TypeRequest, smbserver)),
-			b("empty-body", "TYPE", fuzzPacket(session.TypeRequest)),
+			b("one-name-only", "LENGTH", fuzzPacket(session.TypeRequest, smbserver)),
+			b("empty-body", "LENGTH", fuzzPacket(session.TypeRequest)),
 			b("byte-after-names", "CALLING NAME", fuzzPacket(session.TypeRequest, smbserver, nbtprobe, []byte{0})),
 			b("byte-after-packet", "TRAILER", append(bytes.Clone(sambaReq), 0)),
 			b("truncated-71", "TRAILER", sambaReq[:71]),
 			b("truncated-header", "HEADER", sambaReq[:3]),
-			b("e-bit", "TYPE", fuzzSet(sambaReq, 1, 0x01)),
+			b("e-bit", "LENGTH", fuzzSet(sambaReq, 1, 0x01)),
 			b("reserved-flags", "FLAGS", fuzzSet(sambaReq, 1, 0x02)),
-			b("length-511", "TYPE", fuzzCat(h(0x81, 0x00, 0x01, 0xFF), sambaReq[4:])),
+			b("length-511", "LENGTH", fuzzCat(h(0x81, 0x00, 0x01, 0xFF), sambaReq[4:])),
 			b("positive-response", "TYPE", sambaPos),
 		},
 		"FuzzResponse": {
@@ -491,9 +453,9 @@ func fuzzCorpus(tb testing.TB) map[string][]fuzzSeed {
 			b("undefined-type-0x89", "TYPE", h(0x89, 0x00, 0x00, 0x00)),
 			b("positive-trailing-byte", "TRAILER", h(0x82, 0x00, 0x00, 0x00, 0x00)),
 			b("negative-without-code", "TRAILER", h(0x83, 0x00, 0x00, 0x01)),
-			b("negative-length-2", "TYPE", h(0x83, 0x00, 0x00, 0x02, 0x82, 0x00)),
+			b("negative-length-2", "LENGTH", h(0x83, 0x00, 0x00, 0x02, 0x82, 0x00)),
 			b("retarget-truncated", "TRAILER", h(0x84, 0x00, 0x00, 0x06, 0xc6, 0x12, 0x00, 0x02, 0x04)),
-			b("retarget-length-4", "TYPE", h(0x84, 0x00, 0x00, 0x04, 0xc6, 0x12, 0x00, 0x02)),
+			b("retarget-length-4", "LENGTH", h(0x84, 0x00, 0x00, 0x04, 0xc6, 0x12, 0x00, 0x02)),
 			b("positive-reserved-flags", "FLAGS", h(0x82, 0x80, 0x00, 0x00)),
 			b("short-3", "HEADER", h(0x82, 0x00, 0x00)),
 		},

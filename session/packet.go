@@ -172,7 +172,7 @@ func parseHeader(b []byte, lenient bool) (Header, error) {
 		h.Length = int(b[1]&flagE)<<16 | int(binary.BigEndian.Uint16(b[2:]))
 	}
 	if err := checkLength(h.Type, h.Length, max); err != nil {
-		return Header{}, parseErr("TYPE", 0, err)
+		return Header{}, parseErr("LENGTH", 2, err) // with the E bit of FLAGS
 	}
 	return h, nil
 }
@@ -244,23 +244,34 @@ func (r *Request) UnmarshalBinary(b []byte) error {
 		return nameErr("CALLING NAME", off, err)
 	}
 	if scope2 != scope {
-		return parseErr("CALLING NAME", off, errScopeMismatch)
+		return nameErr("CALLING NAME", off, errScopeMismatch)
 	}
 	if off+n != len(b) {
-		return parseErr("CALLING NAME", off+n, errTrailing)
+		return nameErr("CALLING NAME", off+n, errTrailing)
 	}
 	*r = Request{Called: called, Calling: calling, Scope: scope}
 	return nil
 }
 
-// nameErr turns an error from nbns.ParseEncoded into a ParseError of this
-// package, named after the session request field.
+// nameErr returns the ParseError for a request whose names are wrong
+// although its framing is sound: it names the session request field and
+// wraps both ErrBadName and the cause, taken out of an nbns.ParseError
+// from nbns.ParseEncoded.
 func nameErr(field string, off int, err error) error {
 	if pe, ok := err.(*nbns.ParseError); ok {
-		return parseErr(field, off+pe.Offset, pe.Err)
+		off, err = off+pe.Offset, pe.Err
 	}
-	return parseErr(field, off, err)
+	return parseErr(field, off, &badNameError{err})
 }
+
+// badNameError is the cause of a bad name in a session request. It reads
+// as the cause and unwraps to both ErrBadName and the cause.
+type badNameError struct {
+	err error
+}
+
+func (e *badNameError) Error() string   { return e.err.Error() }
+func (e *badNameError) Unwrap() []error { return []error{ErrBadName, e.err} }
 
 // checkSize checks that b holds exactly the packet its header announces.
 func checkSize(b []byte, h Header) error {

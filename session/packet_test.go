@@ -2,13 +2,11 @@ package session
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"go/parser"
 	"go/token"
 	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,34 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/netbios-go/netbios/nbns"
 )
-
-// readFlows reads a golden file in hex.Dump form, each packet preceded by a
-// ">>> Flow N (direction)" line, and returns the packets in order.
-func readFlows(t testing.TB, path string) [][]byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var flows [][]byte
-	for line := range strings.Lines(string(data)) {
-		if strings.HasPrefix(line, ">>> Flow ") {
-			flows = append(flows, nil)
-			continue
-		}
-		_, rest, ok := strings.Cut(line, "  ")
-		if !ok || len(flows) == 0 {
-			continue
-		}
-		rest, _, _ = strings.Cut(rest, "|")
-		b, err := hex.DecodeString(strings.Join(strings.Fields(rest), ""))
-		if err != nil {
-			t.Fatalf("%s: %q: %v", path, line, err)
-		}
-		flows[len(flows)-1] = append(flows[len(flows)-1], b...)
-	}
-	return flows
-}
 
 var (
 	smbserver = nbns.MustName("*SMBSERVER", nbns.FileServer)
@@ -126,6 +96,44 @@ func TestParseHeader(t *testing.T) {
 	}
 }
 
+// TestParseHeaderFields checks the field and offset each header error
+// names: a length the type does not allow is a LENGTH error, not a TYPE
+// one, and only an undefined type wraps ErrUnexpectedPacket.
+func TestParseHeaderFields(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     []byte
+		field  string
+		offset int
+	}{
+		{"short", []byte{0x82, 0, 0}, "HEADER", 0},
+		{"undefined type", []byte{0x86, 0, 0, 0}, "TYPE", 0},
+		{"reserved flag", []byte{0x82, 0x02, 0, 0}, "FLAGS", 1},
+		{"positive of 1 byte", []byte{0x82, 0, 0, 1}, "LENGTH", 2},
+		{"negative of 0 bytes", []byte{0x83, 0, 0, 0}, "LENGTH", 2},
+		{"retarget of 4 bytes", []byte{0x84, 0, 0, 4}, "LENGTH", 2},
+		{"request of 67 bytes", []byte{0x81, 0, 0, 67}, "LENGTH", 2},
+		{"request of 511 bytes", []byte{0x81, 0, 0x01, 0xFF}, "LENGTH", 2},
+		{"E bit on a keep-alive", []byte{0x85, 1, 0, 0}, "LENGTH", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, parse := range []func([]byte) (Header, error){ParseHeader, ParseHeaderLenient} {
+				_, err := parse(tt.in)
+				pe, ok := errors.AsType[*ParseError](err)
+				if !ok {
+					t.Fatalf("error %v, want a *ParseError", err)
+				}
+				got := [...]any{pe.Field, pe.Offset, errors.Is(err, ErrUnexpectedPacket)}
+				want := [...]any{tt.field, tt.offset, tt.field == "TYPE"}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("% x: field, offset, wraps ErrUnexpectedPacket (-want +got):\n%s", tt.in, diff)
+				}
+			}
+		})
+	}
+}
+
 func TestHeaderAppendErrors(t *testing.T) {
 	for _, h := range []Header{
 		{TypeMessage, -1},
@@ -142,7 +150,7 @@ func TestHeaderAppendErrors(t *testing.T) {
 }
 
 func TestRequestGolden(t *testing.T) {
-	flows := readFlows(t, "testdata/samba-session.hex")
+	flows := ReadFlows(t, "testdata/samba-session.hex")
 	req := Request{Called: smbserver, Calling: nbtprobe}
 	got, err := req.MarshalBinary()
 	if err != nil {
@@ -243,21 +251,22 @@ func TestRequestErrors(t *testing.T) {
 		return b
 	}
 	tests := []struct {
-		name  string
-		in    []byte
-		field string
-		want  error
+		name    string
+		in      []byte
+		field   string
+		want    error
+		badName bool // wraps ErrBadName: framed well, names wrong
 	}{
-		{"a positive response", []byte{0x82, 0, 0, 0}, "TYPE", ErrUnexpectedPacket},
-		{"cut", ok[:71], "TRAILER", io.ErrUnexpectedEOF},
-		{"trailing byte", append(bytes.Clone(ok), 0), "TRAILER", errTrailing},
-		{"pointer in called name", withLen(append([]byte{0x81, 0, 0, 0, 0xC0, 0x04}, ok[38:]...), 36), "TYPE", nil},
-		{"pointer in called name, long enough", withLen(append([]byte{0x81, 0, 0, 0, 0xC0, 0x04}, append(bytes.Clone(ok[38:]), ok[38:]...)...), 70), "CALLED NAME", nil},
-		{"called name label runs past the packet", append(append(bytes.Clone(ok[:37]), 0x3F), ok[38:]...), "CALLED NAME", io.ErrUnexpectedEOF},
-		{"called name letter Q", append(append(bytes.Clone(ok[:5]), 'Q'), ok[6:]...), "CALLED NAME", nil},
-		{"calling name first label 31", append(append(bytes.Clone(ok[:38]), 31), ok[39:]...), "CALLING NAME", nil},
-		{"scopes differ", withLen(append(bytes.Clone(scoped[:4+38]), ok[38:]...), 38+34), "CALLING NAME", errScopeMismatch},
-		{"a third name", withLen(append(bytes.Clone(ok), ok[38:]...), 68+34), "CALLING NAME", errTrailing},
+		{"a positive response", []byte{0x82, 0, 0, 0}, "TYPE", ErrUnexpectedPacket, false},
+		{"cut", ok[:71], "TRAILER", io.ErrUnexpectedEOF, false},
+		{"trailing byte", append(bytes.Clone(ok), 0), "TRAILER", errTrailing, false},
+		{"pointer in called name", withLen(append([]byte{0x81, 0, 0, 0, 0xC0, 0x04}, ok[38:]...), 36), "LENGTH", nil, false},
+		{"pointer in called name, long enough", withLen(append([]byte{0x81, 0, 0, 0, 0xC0, 0x04}, append(bytes.Clone(ok[38:]), ok[38:]...)...), 70), "CALLED NAME", nil, true},
+		{"called name label runs past the packet", append(append(bytes.Clone(ok[:37]), 0x3F), ok[38:]...), "CALLED NAME", io.ErrUnexpectedEOF, true},
+		{"called name letter Q", append(append(bytes.Clone(ok[:5]), 'Q'), ok[6:]...), "CALLED NAME", nil, true},
+		{"calling name first label 31", append(append(bytes.Clone(ok[:38]), 31), ok[39:]...), "CALLING NAME", nil, true},
+		{"scopes differ", withLen(append(bytes.Clone(scoped[:4+38]), ok[38:]...), 38+34), "CALLING NAME", errScopeMismatch, true},
+		{"a third name", withLen(append(bytes.Clone(ok), ok[38:]...), 68+34), "CALLING NAME", errTrailing, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,6 +281,9 @@ func TestRequestErrors(t *testing.T) {
 			}
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("error %v, want %v", err, tt.want)
+			}
+			if got := errors.Is(err, ErrBadName); got != tt.badName {
+				t.Errorf("errors.Is(%v, ErrBadName) = %v, want %v", err, got, tt.badName)
 			}
 		})
 	}

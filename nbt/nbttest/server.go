@@ -456,8 +456,7 @@ func reset(c net.Conn) {
 func (s *Server) serveSession(c net.Conn) {
 	req, err := session.ReadRequest(c)
 	if err != nil {
-		var pe *session.ParseError
-		if errors.As(err, &pe) && (pe.Field == "CALLED NAME" || pe.Field == "CALLING NAME") {
+		if errors.Is(err, session.ErrBadName) {
 			s.respond(c, session.Response{Type: session.TypeNegativeResponse, Code: session.ErrCalledNameNotPresent})
 		}
 		return
