@@ -2,6 +2,7 @@ package nbt
 
 import (
 	"net"
+	"strconv"
 
 	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/session"
@@ -11,25 +12,26 @@ import (
 type Transport int
 
 const (
-	// NetBIOS is a NetBIOS session on TCP 139 (RFC 1002 §4.3). SMB2
-	// dialects up to 3.0.2 only may be negotiated on it (MS-SMB2 §2.1),
-	// without multi-credit large MTU.
-	NetBIOS Transport = iota + 1
+	// TransportNetBIOS is a NetBIOS session on TCP 139 (RFC 1002 §4.3).
+	// SMB2 dialects up to 3.0.2 only may be negotiated on it (MS-SMB2
+	// §2.1), without multi-credit large MTU.
+	TransportNetBIOS Transport = iota + 1
 
-	// Direct is Direct TCP on port 445 (MS-SMB2 §2.1), with no NetBIOS
-	// session; every SMB2 dialect, 3.1.1 included, may be negotiated.
-	Direct
+	// TransportDirect is Direct TCP on port 445 (MS-SMB2 §2.1), with no
+	// NetBIOS session, which Dialer.Direct races against NetBIOS; every
+	// SMB2 dialect, 3.1.1 included, may be negotiated.
+	TransportDirect
 )
 
 // String returns "NetBIOS" or "Direct TCP".
 func (t Transport) String() string {
 	switch t {
-	case NetBIOS:
+	case TransportNetBIOS:
 		return "NetBIOS"
-	case Direct:
+	case TransportDirect:
 		return "Direct TCP"
 	}
-	return "Transport(?)"
+	return "Transport(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Conn is a connection to an SMB server as a [Dialer] returns it: a
@@ -50,9 +52,9 @@ type Conn struct {
 // Transport returns how the conn reaches the server.
 func (c *Conn) Transport() Transport {
 	if c.sess == nil {
-		return Direct
+		return TransportDirect
 	}
-	return NetBIOS
+	return TransportNetBIOS
 }
 
 // Session returns the NetBIOS session, or nil for a Direct TCP conn.

@@ -2,10 +2,8 @@ package nbt
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,91 +11,6 @@ import (
 	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/session"
 )
-
-// SMBServer is *SMBSERVER<20>, the called name that a server "must accept"
-// whatever its own name (the CIFS specification), and the first one the
-// PreSP5 policy tries.
-var SMBServer = nbns.MustName("*SMBSERVER", nbns.FileServer)
-
-// Policy is the order in which a [Dialer] looks for a called name that the
-// server accepts, when it has only an address (Microsoft KB Q251166).
-type Policy int
-
-const (
-	// Race, the default, costs about what a dial that knows the name
-	// costs: two round trips and, wherever UDP 137 answers or is
-	// rejected, one TCP connection. At once it sends a node status query to UDP 137 and opens
-	// one TCP connection to port 139. When the connection is up it asks for
-	// the name the host's Server service registered, if node status has
-	// told it; else it waits for the answer for half the time the connect
-	// took (at least 2 ms, at most 500 ms), and then asks for *SMBSERVER<20>
-	// (after the host name's first label, for a host name). If that is
-	// refused, a second connection asks for the server's name when node
-	// status gives it. One session request is out at a time. Two round
-	// trips and one connection where UDP 137 answers or draws an ICMP port
-	// unreachable; two and a half, still one connection, where it is
-	// silent. A name the cache holds for the address is asked for first,
-	// with no node status. A connection reset or closed before the answer
-	// is retried on a new one after 10 ms, then 20 ms, at most 3 failures
-	// in all, so that a host that serves one connection at a time is
-	// reached; 0x81, 0x83 and 0x8F end the dial at once.
-	Race Policy = iota
-
-	// PreSP5 is what Windows NT 4.0 did before Service Pack 5:
-	//  1. TCP 139, session request with called name *SMBSERVER<20>;
-	//  2. if the server refuses it with a code that means "try another
-	//     name" (0x82, or 0x80 as jcifs treats it): node status over
-	//     UDP 137 for the wildcard *<00>, and take the first unique,
-	//     active <20> name in the table;
-	//  3. a new TCP 139 connection with a session request for that name.
-	// It needs UDP 137 only when *SMBSERVER is refused, so it reaches
-	// hosts whose UDP 137 is filtered. Two round trips when *SMBSERVER is
-	// accepted, five when it is refused.
-	PreSP5
-
-	// SP5 is what Windows NT 4.0 did from Service Pack 5 on:
-	//  1. node status over UDP 137 for *<00>, and take the first unique,
-	//     active <20> name in the table;
-	//  2. TCP 139, session request with that name.
-	// It never sends *SMBSERVER, and it fails where UDP 137 is filtered,
-	// though PreSP5 would succeed there. Three round trips.
-	SP5
-)
-
-// String returns "Race", "PreSP5" or "SP5".
-func (p Policy) String() string {
-	switch p {
-	case Race:
-		return "Race"
-	case PreSP5:
-		return "PreSP5"
-	case SP5:
-		return "SP5"
-	}
-	return "Policy(" + strconv.Itoa(int(p)) + ")"
-}
-
-// MarshalText returns the policy's name in lower case: "race", "presp5"
-// or "sp5".
-func (p Policy) MarshalText() ([]byte, error) {
-	switch p {
-	case Race, PreSP5, SP5:
-		return []byte(strings.ToLower(p.String())), nil
-	}
-	return nil, errors.New("nbt: unknown policy " + p.String())
-}
-
-// UnmarshalText sets p from its name, in any case: "race", "presp5" or
-// "sp5". With flag.TextVar it gives a command a -policy flag.
-func (p *Policy) UnmarshalText(text []byte) error {
-	for _, q := range []Policy{Race, PreSP5, SP5} {
-		if strings.EqualFold(string(text), q.String()) {
-			*p = q
-			return nil
-		}
-	}
-	return errors.New("nbt: unknown policy " + strconv.Quote(string(text)) + ": want race, presp5 or sp5")
-}
 
 // Port is the default session service port, TCP 139.
 const Port = session.Port
@@ -127,7 +40,8 @@ type Dialer struct {
 
 	// NameService sends node status queries. Nil means a zero
 	// nbns.Client: 750 ms after each of 3 transmissions, so a silent UDP
-	// 137 costs 2.25 s. No query waits past the dial's deadline.
+	// 137 costs 2.25 s. No query waits past the dial's deadline. Its
+	// Scope is the scope of the session request's names too.
 	NameService *nbns.Client
 
 	// NameServicePort is the UDP port of the host's name service. Zero

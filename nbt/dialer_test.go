@@ -907,3 +907,37 @@ func TestDialerChangedDuringDial(t *testing.T) {
 		t.Errorf("called %v, want %v as the Dialer said when the dial started", got, nbttestName)
 	}
 }
+
+// TestScope dials with a NetBIOS scope: node status asks within it and the
+// session request's names carry it, so that the name node status found is
+// the name called.
+func TestScope(t *testing.T) {
+	for _, p := range allPolicies {
+		t.Run(p.String(), func(t *testing.T) {
+			s := nbttest.NewServer(nbttest.RefuseNames(session.ErrCalledNameNotPresent, nbttest.SMBServer))
+			defer s.Close()
+			d := s.Dialer()
+			d.Policy = p
+			d.NameService.Scope = "LAB.EXAMPLE"
+			c, err := d.Dial("tcp", s.Addr.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			var scopes []string
+			for _, r := range s.Requests() {
+				scopes = append(scopes, r.Scope)
+			}
+			want := []string{"LAB.EXAMPLE"}
+			if p == nbt.PreSP5 {
+				want = append(want, "LAB.EXAMPLE") // *SMBSERVER, refused, then NBTTEST
+			}
+			if diff := cmp.Diff(want, scopes); diff != "" {
+				t.Errorf("scopes of the session requests (-want +got):\n%s", diff)
+			}
+			if got := c.(*nbt.Conn).CalledName(); got != nbttestName {
+				t.Errorf("called %v, want %v", got, nbttestName)
+			}
+		})
+	}
+}

@@ -54,7 +54,7 @@ func dialEcho(ctx context.Context, d *nbt.Dialer, address string, tag byte) erro
 	}
 	defer c.Close()
 	nc := c.(*nbt.Conn)
-	if nc.Transport() != nbt.NetBIOS || nc.CalledName().IsZero() {
+	if nc.Transport() != nbt.TransportNetBIOS || nc.CalledName().IsZero() {
 		return fmt.Errorf("conn over %v with called name %v", nc.Transport(), nc.CalledName())
 	}
 	msg := []byte{0, 0, 0, 2, 0xFE, tag}

@@ -104,6 +104,16 @@ func (s *dial) result(c *Conn, err error) (*Conn, error) {
 	return c, nil
 }
 
+// scope is the NetBIOS scope of the dial's names: the name service's, so
+// that the session request's names are those node status found (RFC 1001
+// §5.2: names are only unique within a scope).
+func (s *dial) scope() string {
+	if ns := s.d.NameService; ns != nil {
+		return ns.Scope
+	}
+	return ""
+}
+
 // cacheKey is the dial's key in the name cache.
 func (s *dial) cacheKey() cacheKey { return cacheKey{host: s.host, addr: s.addr} }
 
@@ -380,7 +390,7 @@ func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Con
 	s.hops = s.hops[:0]
 	s.mu.Unlock()
 	s.hopped = time.Now()
-	sc, err := s.sd.DialWithConn(ctx, nc, s.addr, session.Request{Called: called, Calling: s.calling})
+	sc, err := s.sd.DialWithConn(ctx, nc, s.addr, session.Request{Called: called, Calling: s.calling, Scope: s.scope()})
 	if err != nil {
 		err = s.stepErr(ctx, innermost(err))
 		s.mu.Lock()

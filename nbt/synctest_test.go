@@ -319,7 +319,7 @@ func TestDirectWhenNetBIOSFails(t *testing.T) {
 					t.Fatalf("dial: %v", err)
 				}
 				defer c.Close()
-				if got := c.(*nbt.Conn).Transport(); got != nbt.Direct {
+				if got := c.(*nbt.Conn).Transport(); got != nbt.TransportDirect {
 					t.Errorf("transport %v, want Direct TCP", got)
 				}
 			})
@@ -358,7 +358,7 @@ func TestDirect(t *testing.T) {
 			t.Errorf("Direct TCP dial took %v, want one round trip", got)
 		}
 		nc := c.(*nbt.Conn)
-		if nc.Transport() != nbt.Direct || nc.Session() != nil || !nc.CalledName().IsZero() {
+		if nc.Transport() != nbt.TransportDirect || nc.Session() != nil || !nc.CalledName().IsZero() {
 			t.Errorf("transport %v, called %v; want Direct TCP", nc.Transport(), nc.CalledName())
 		}
 		srv := <-accepted
@@ -377,7 +377,7 @@ func TestDirect(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if got := c.(*nbt.Conn).Transport(); got != nbt.NetBIOS {
+		if got := c.(*nbt.Conn).Transport(); got != nbt.TransportNetBIOS {
 			t.Errorf("with 445 closed: transport %v, want NetBIOS", got)
 		}
 		echo(t, c)
