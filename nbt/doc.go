@@ -8,16 +8,14 @@
 // Q251166 describes Windows NT 4.0 doing it, or better, with the order of
 // steps chosen by its [Policy]:
 //
-//   - [Race], the default: read the host's name table with a node status
-//     query on UDP 137 (RFC 1002 §4.2.17, §4.2.18) while one TCP 139
-//     connection opens; ask on it for the name the host's Server service
-//     registered, waiting a fraction of the connect's time for the answer,
-//     else for *SMBSERVER<20>, and only if that is refused open a second
-//     connection for the real name. Two round trips and one connection
-//     where UDP 137 answers; a fraction more where it is silent.
-//   - [PreSP5]: ask for *SMBSERVER<20> on TCP 139; when refused, read the
-//     name table and call the name the Server service registered.
-//   - [SP5]: read the name table first, then call that name.
+//   - [Race], the default: node status on UDP 137 (RFC 1002 §4.2.17,
+//     §4.2.18) and a TCP 139 connection at once, two round trips and one
+//     connection wherever UDP 137 answers or is rejected;
+//   - [PreSP5]: *SMBSERVER<20> first, node status only when it is refused;
+//   - [SP5]: node status first, then the name it gives.
+//
+// The doc of each constant gives its steps and their cost; this is the one
+// place they are written out.
 //
 // Each policy is a plan, a state machine with no I/O that the dial feeds
 // the end of each step and that says what to do next, so that the order of
@@ -25,9 +23,9 @@
 //
 // For a host name, its first label is tried first (KB Q161431). Negative
 // responses drive the next step as RFC 1002 §5.2.1.1 says, and retargets
-// (§4.3.5) are followed. A [NameCache] remembers the name each address
-// accepted. With [Dialer.Direct], a Direct TCP connection to port 445 is
-// raced against NetBIOS, as Windows 2000 and later do.
+// (§4.3.5) are followed. A [NameCache] remembers the name discovery found
+// for each host dialed. With [Dialer.Direct], a Direct TCP connection to
+// port 445 is raced against NetBIOS, as Windows 2000 and later do.
 //
 // The conn returned is a *[Conn] whose byte stream is the Direct-TCP SMB
 // framing of port 445 (a session message header is byte-identical to it for

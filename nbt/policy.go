@@ -20,21 +20,23 @@ type Policy int
 const (
 	// Race, the default, costs about what a dial that knows the name
 	// costs: two round trips and, wherever UDP 137 answers or is
-	// rejected, one TCP connection. At once it sends a node status query to UDP 137 and opens
-	// one TCP connection to port 139. When the connection is up it asks for
-	// the name the host's Server service registered, if node status has
-	// told it; else it waits for the answer for half the time the connect
-	// took (at least 2 ms, at most 500 ms), and then asks for *SMBSERVER<20>
-	// (after the host name's first label, for a host name). If that is
-	// refused, a second connection asks for the server's name when node
-	// status gives it. One session request is out at a time. Two round
-	// trips and one connection where UDP 137 answers or draws an ICMP port
-	// unreachable; two and a half, still one connection, where it is
-	// silent. A name the cache holds for the address is asked for first,
-	// with no node status. A connection reset or closed before the answer
-	// is retried on a new one after 10 ms, then 20 ms, at most 3 failures
-	// in all, so that a host that serves one connection at a time is
-	// reached; 0x81, 0x83 and 0x8F end the dial at once.
+	// rejected, one TCP connection.
+	//  1. At once, a node status query to UDP 137 and one TCP connection
+	//     to port 139.
+	//  2. When the connection is up, a session request for the name the
+	//     host's Server service registered, if node status has told it;
+	//     else, after waiting for the answer half the time the connect
+	//     took (at least 2 ms, at most 500 ms), for the host name's first
+	//     label (for a host name) and then *SMBSERVER<20>.
+	//  3. If that is refused, a second connection, with a request for the
+	//     server's name when node status gives it.
+	// One session request is out at a time. Two and a half round trips,
+	// still one connection, where UDP 137 is silent. A name the cache
+	// holds for the host is asked for first, with no node status. A
+	// connection reset or closed before the answer is retried on a new
+	// one after 10 ms, then 20 ms, at most 3 failures in all, so that a
+	// host that serves one connection at a time is reached; 0x81, 0x83
+	// and 0x8F end the dial at once.
 	Race Policy = iota
 
 	// PreSP5 is what Windows NT 4.0 did before Service Pack 5:

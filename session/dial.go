@@ -234,16 +234,16 @@ func (d *Dialer) connect(ctx context.Context, addr netip.AddrPort, req Request) 
 
 // DialConn requests a session with req on nc, an established connection
 // to a session service, and reads the answer. It returns a *Conn after a
-// positive response; otherwise it closes nc and returns the error, as Dial
-// does. When nc is a TCP connection to an IPv4 address, DialConn follows
-// retargets as Dial does, nc being the first connect; on any other
-// connection a retarget is returned as a *[RetargetError]. Keep-alives
-// before the answer are skipped, up to a bound, and each reply is read with
-// the exact length its type has, so no more than 10 bytes are ever
-// buffered.
+// positive response; otherwise it closes nc and returns the error, as
+// [Dialer.DialContext] does. When nc is a TCP connection to an IPv4
+// address, DialConn follows retargets as DialContext does, nc being the
+// first connect; on any other connection a retarget is returned as a
+// *[RetargetError]. Keep-alives before the answer are skipped, up to a
+// bound, and each reply is read with the exact length its type has, so no
+// more than 10 bytes are ever buffered.
 //
-// The context and Timeout bound the handshake; after DialConn returns, they
-// no longer affect the conn. A caller that opened nc itself knows the
+// The context and Timeout bound the whole call, retargets included; after
+// DialConn returns, they no longer affect the conn. A caller that opened nc itself knows the
 // server's address better than nc does: see [Dialer.DialWithConn].
 func (d *Dialer) DialConn(ctx context.Context, nc net.Conn, req Request) (*Conn, error) {
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
