@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -37,17 +38,20 @@ type Config struct {
 // positive session response.
 //
 // A Conn is a [net.Conn] whose byte stream is the stream of session
-// messages, headers included, with keep-alives removed: Read returns each
-// SESSION MESSAGE's 4-byte header and payload as they arrive, and Write
-// takes the same framing, checks it (type 0x00, length at most
-// [MaxLength]) and sends it. A session message header is byte-identical to
-// the Direct-TCP header of port 445 for every length up to MaxLength, so an
-// SMB client written for port 445 runs over a Conn unchanged.
+// messages, headers included, with keep-alives removed. Read fills its
+// buffer with as much of that stream as one read of the TCP connection
+// brings, across message boundaries, less the start of a header whose rest
+// has not come, which may be a keep-alive's; Write takes the same framing,
+// checks it (type 0x00, length at most [MaxLength]) and sends it. A
+// session message header is byte-identical to the Direct-TCP header of
+// port 445 for every length up to MaxLength, so an SMB client written for
+// port 445 runs over a Conn unchanged.
 //
 // [Conn.ReadMessage] and [Conn.WriteMessage] move one payload at a time, and
 // [Conn.Payload] is a net.Conn that carries payload bytes only. Reads share
 // one state and writes another, so each direction should stick to one of
-// these views, except that any view can be used at a message boundary.
+// these views, except that any view can be used at a message boundary
+// (the start of a header that Read holds back is in that state).
 //
 // Reads and writes have their own locks: one Read and one Write may run at
 // once, and Close unblocks both. Deadlines apply to the TCP connection
@@ -59,11 +63,11 @@ type Conn struct {
 	strict bool
 
 	rmu  sync.Mutex
-	rhdr [HeaderLen]byte
-	rhN  int   // bytes of rhdr read
-	rhO  int   // bytes of rhdr handed to a transparent Read
-	rrem int   // payload bytes left in the current message
-	rerr error // a framing error; the stream cannot be read past it
+	rhdr [HeaderLen]byte // the current header, or the start of the next one
+	rhN  int             // bytes of rhdr read; HeaderLen inside a message
+	rhO  int             // bytes of rhdr handed to a transparent Read
+	rrem int             // payload bytes left in the current message
+	rerr error           // a framing error; the stream cannot be read past it
 
 	wmu    sync.Mutex
 	wf     framer // the framing of the bytes written so far; wf.hdr is unsent
@@ -82,9 +86,12 @@ type Conn struct {
 
 var _ net.Conn = (*Conn)(nil)
 
-// errFraming reports bytes written to a transparent Conn that are not a
-// session message.
-var errFraming = errors.New("session: write is not a session message (type 0x00, length up to 0x1FFFF)")
+// ErrFraming is the error [Conn.Write] returns for bytes that are not a
+// stream of session messages: a header of another type, such as a
+// keep-alive, or with FLAGS other than the E bit, which would make its
+// length exceed [MaxLength]. Write sends the bytes before the bad header,
+// and none from it on.
+var ErrFraming = errors.New("session: write is not a session message (type 0x00, length up to 0x1FFFF)")
 
 // NewConn returns a Conn for nc, a connection on which a session has been
 // established with req: the caller sent req and the listener answered with
@@ -159,13 +166,7 @@ func (c *Conn) readHeader() error {
 				return err
 			}
 		}
-		var h Header
-		var err error
-		if c.strict {
-			h, err = ParseHeader(c.rhdr[:])
-		} else {
-			h, err = ParseHeaderLenient(c.rhdr[:])
-		}
+		h, err := c.parseHeader(c.rhdr[:])
 		switch {
 		case err != nil:
 			c.rerr = err
@@ -173,9 +174,6 @@ func (c *Conn) readHeader() error {
 		case h.Type == TypeKeepAlive:
 			c.rhN = 0 // discard (RFC 1002 §5.2.2.2)
 			continue
-		case h.Type != TypeMessage:
-			c.rerr = parseErr("TYPE", 0, &typeError{h.Type})
-			return c.rerr
 		}
 		c.rrem, c.rhO = h.Length, 0
 		return nil
@@ -202,30 +200,18 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 }
 
 // Read reads the session message stream: headers and payloads, without
-// keep-alives. See [Conn].
+// keep-alives. It reads the connection once, into p, and returns all the
+// message bytes that brought, of as many messages as there are, less the
+// keep-alives and less the start of a header whose rest has not come,
+// which it holds for the next call. It reads again only when that leaves
+// nothing to return. See [Conn].
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if c.rerr != nil {
-		return 0, c.rerr
-	}
-	if c.rhN < HeaderLen {
-		if err := c.readHeader(); err != nil {
-			return 0, err
-		}
-	}
-	if c.rhO < HeaderLen {
-		n := copy(p, c.rhdr[c.rhO:])
-		c.rhO += n
-		if c.rhO == HeaderLen && c.rrem == 0 {
-			c.rhN = 0
-		}
-		return n, nil
-	}
-	return c.readPayload(p)
+	return c.read(p, true)
 }
 
 // readPayloadView reads for [Conn.Payload]: payload bytes only.
@@ -235,19 +221,179 @@ func (c *Conn) readPayloadView(p []byte) (int, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if c.rerr != nil {
-		return 0, c.rerr
-	}
-	for c.rhN < HeaderLen || c.rrem == 0 {
-		if c.rhN == HeaderLen { // an empty message
+	return c.read(p, false)
+}
+
+// read reads into p, which is not empty, the bytes of session messages
+// that one read of the underlying connection brings, with their headers
+// if headers is set, and reads again while that gives no byte to return
+// and no error. The caller holds c.rmu.
+//
+// It reads into p itself and walks the framing in place. Between
+// messages, when p has no room for a header, it reads the header into
+// c.rhdr instead, as [Conn.ReadMessage] does, and hands it out from there.
+func (c *Conn) read(p []byte, headers bool) (int, error) {
+	for {
+		if c.rerr != nil {
+			return 0, c.rerr
+		}
+		if c.rhN == HeaderLen && c.rhO < HeaderLen { // a header in c.rhdr, not handed out
+			if headers {
+				n := copy(p, c.rhdr[c.rhO:])
+				c.rhO += n
+				if c.rhO == HeaderLen && c.rrem == 0 {
+					c.rhN = 0
+				}
+				return n, nil
+			}
+			c.rhO = HeaderLen
+		}
+		if c.rhN == HeaderLen && c.rrem == 0 { // the end of an empty message
 			c.rhN = 0
 		}
-		if err := c.readHeader(); err != nil {
-			return 0, err
+		if c.rhN < HeaderLen && len(p) < HeaderLen {
+			if err := c.readHeader(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if n, err := c.fill(p, headers); n > 0 || err != nil {
+			return n, err
 		}
 	}
-	c.rhO = HeaderLen
-	return c.readPayload(p)
+}
+
+// fill makes one read of the underlying connection into p, after the
+// start of a header that an earlier call held back, and returns the
+// session message bytes that p then holds: keep-alives removed, message
+// headers too unless headers is set, and the start of a header that is
+// not complete held back in c.rhdr, since it may be a keep-alive's. Between
+// messages p must have room for a header. The caller holds c.rmu.
+func (c *Conn) fill(p []byte, headers bool) (int, error) {
+	k, rem := 0, c.rrem
+	if c.rhN < HeaderLen { // between messages
+		k, rem = copy(p, c.rhdr[:c.rhN]), 0
+	}
+	n, err := c.nc.Read(p[k:])
+	if n > 0 {
+		c.touch()
+	}
+	b := p[:k+n]
+	r, w := 0, 0 // walk b[r:], keeping what to return in b[:w]
+	if headers {
+		r, rem = scanMessages(b, 0, rem, c.msgMask())
+		w = r
+	}
+	for r < len(b) {
+		if rem > 0 {
+			m := min(rem, len(b)-r)
+			if w != r {
+				copy(b[w:], b[r:r+m])
+			}
+			r, w, rem = r+m, w+m, rem-m
+			continue
+		}
+		if len(b)-r < HeaderLen {
+			break
+		}
+		hdr := b[r : r+HeaderLen : r+HeaderLen]
+		if v := binary.BigEndian.Uint32(hdr); v&c.msgMask() == 0 {
+			rem = int(v & 0xFFFFFF)
+		} else {
+			h, perr := c.parseHeader(hdr)
+			if perr != nil {
+				c.rerr = perr
+				return w, perr // the bytes before the bad header are good
+			}
+			if h.Type == TypeKeepAlive {
+				r += HeaderLen // discard (RFC 1002 §5.2.2.2)
+				continue
+			}
+			rem = h.Length
+		}
+		if headers {
+			if w != r {
+				copy(b[w:], hdr)
+			}
+			w += HeaderLen
+		}
+		r += HeaderLen
+	}
+	if rem > 0 {
+		c.rhN, c.rhO, c.rrem = HeaderLen, HeaderLen, rem
+	} else {
+		c.rhN, c.rrem = copy(c.rhdr[:], b[r:]), 0
+	}
+	if err == io.EOF {
+		switch {
+		case c.rhN > 0: // inside a message or a header
+			err = io.ErrUnexpectedEOF
+		case w > 0:
+			err = nil // the stream ends on a boundary; EOF comes again next time
+		}
+	}
+	return w, err
+}
+
+// Masks of a header read as a big-endian uint32: the bits that are 0 in
+// a session message header that [ParseHeader] accepts (TYPE, and the bits
+// of FLAGS but the E bit), or [ParseHeaderLenient] (TYPE). Its length,
+// the low 24 bits, is then in range.
+const (
+	strictMessageMask  = 0xFF<<24 | (0xFF&^flagE)<<16
+	lenientMessageMask = 0xFF << 24
+)
+
+// msgMask returns the mask of the session message headers that
+// [Conn.parseHeader] accepts.
+func (c *Conn) msgMask() uint32 {
+	if c.strict {
+		return strictMessageMask
+	}
+	return lenientMessageMask
+}
+
+// scanMessages walks b from r, which is rem bytes before the end of a
+// payload, over whole session message headers that mask accepts (see
+// strictMessageMask) and the payloads they announce. It returns where it
+// stopped, at the end of b or at a header that is not complete or not
+// accepted, and how many payload bytes are left there. It is the usual
+// case of reading and writing, and must be fast: one header costs a load
+// and two additions.
+func scanMessages(b []byte, r, rem int, mask uint32) (int, int) {
+	if rem >= len(b)-r {
+		return len(b), rem - (len(b) - r)
+	}
+	for r += rem; r+HeaderLen <= len(b); {
+		// Not binary.BigEndian.Uint32(b[r:]): slicing would lengthen the
+		// chain of dependent instructions from one header to the next.
+		v := uint32(b[r])<<24 | uint32(b[r+1])<<16 | uint32(b[r+2])<<8 | uint32(b[r+3])
+		if v&mask != 0 {
+			return r, 0
+		}
+		next := r + HeaderLen + int(v&0xFFFFFF)
+		if next >= len(b) {
+			return len(b), next - len(b)
+		}
+		r = next
+	}
+	return r, 0
+}
+
+// parseHeader parses the session message or keep-alive header in b, as
+// the conn's Config says. Any other packet is a framing error.
+func (c *Conn) parseHeader(b []byte) (Header, error) {
+	var h Header
+	var err error
+	if c.strict {
+		h, err = ParseHeader(b)
+	} else {
+		h, err = ParseHeaderLenient(b)
+	}
+	if err == nil && h.Type != TypeMessage && h.Type != TypeKeepAlive {
+		err = parseErr("TYPE", 0, &typeError{h.Type})
+	}
+	return h, err
 }
 
 // ReadMessage reads the payload of the next session message, skipping
@@ -301,19 +447,18 @@ type framer struct {
 // walk advances over p and returns how many of its bytes end on a point
 // where sending them is safe: all of p, less a trailing incomplete header
 // (kept in f.hdr), or up to the start of a header that is not a session
-// message with a 17-bit length, in which case err is errFraming.
+// message with a 17-bit length, in which case err is ErrFraming.
 func (f *framer) walk(p []byte) (safe int, err error) {
 	pos, hdrStart := 0, -f.hdrN
 	for pos < len(p) {
-		if f.rem > 0 {
-			k := min(f.rem, len(p)-pos)
-			f.rem -= k
-			pos += k
-			continue
-		}
 		if f.hdrN == 0 {
+			pos, f.rem = scanMessages(p, pos, f.rem, strictMessageMask)
+			if pos == len(p) {
+				break
+			}
 			hdrStart = pos
 		}
+		// A header split across calls, or one that scanMessages refused.
 		k := copy(f.hdr[f.hdrN:], p[pos:])
 		f.hdrN += k
 		pos += k
@@ -323,7 +468,7 @@ func (f *framer) walk(p []byte) (safe int, err error) {
 		h, err := ParseHeader(f.hdr[:])
 		if err != nil || h.Type != TypeMessage {
 			f.hdrN = 0
-			return max(hdrStart, 0), errFraming
+			return max(hdrStart, 0), ErrFraming
 		}
 		f.hdrN, f.rem = 0, h.Length
 	}
@@ -339,7 +484,7 @@ func (f *framer) atBoundary() bool { return f.hdrN == 0 && f.rem == 0 }
 // Write writes session messages, headers included. It checks their framing
 // first: every header must be a SESSION MESSAGE (type 0x00) with a length
 // of at most [MaxLength]. The first bad header, and what follows it, is not
-// sent: Write returns the bytes before it and an error. A header split
+// sent: Write returns the bytes before it and [ErrFraming]. A header split
 // across calls is held back until it is complete.
 //
 // A write that fails part-way, at a deadline for example, may be resumed
@@ -509,8 +654,9 @@ func (c *Conn) sendKeepAlive() {
 
 // Payload returns a view of the conn that carries payload bytes only:
 // its Write sends p as session messages of up to MaxLength bytes, and its
-// Read returns message payloads, without headers and keep-alives. It shares
-// the conn's state, deadlines and Close.
+// Read returns message payloads, without headers and keep-alives, as many
+// as one read of the connection brings, as [Conn.Read] does. It shares the
+// conn's state, deadlines and Close.
 func (c *Conn) Payload() net.Conn { return payloadConn{c} }
 
 type payloadConn struct{ *Conn }

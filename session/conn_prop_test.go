@@ -8,6 +8,7 @@ package session
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -159,13 +160,108 @@ type collector interface {
 }
 
 // streamReader reads with Read (the transparent view) or through
-// Payload, with a random size for each call between 1 and maxRead.
+// Payload, with a random size for each call between 1 and maxRead. With
+// fill set, it checks after each call that the call filled its buffer.
 type streamReader struct {
 	payload bool
 	r       *rand.Rand
 	maxRead int
+	fill    *fillCheck
 	buf     []byte
 	out     []byte
+}
+
+// countingConn counts the bytes read from a net.Conn, and notes the size
+// of the first Read since first was set to -1.
+type countingConn struct {
+	net.Conn
+	n     int
+	first int
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	if c.first < 0 {
+		c.first = len(p)
+	}
+	n, err := c.Conn.Read(p)
+	c.n += n
+	return n, err
+}
+
+// fillModel follows a stream of session messages and keep-alives, as a
+// prefix of it grows, and says what a read view that fills its buffers
+// must have returned from the prefix: every byte of it, less the
+// keep-alives, less the message headers for the payload view, and less
+// the start of a header at its end, which may be a keep-alive's. It stops
+// at a packet of another type: the bytes before it, no more.
+type fillModel struct {
+	wire    []byte
+	payload bool
+	at      int // the start of the packet the prefix ends in, or after
+	before  int // bytes returned from the packets before at
+}
+
+// count returns how many bytes the view must have returned from
+// wire[:u], and how many at its end it holds back. u never decreases.
+func (m *fillModel) count(u int) (out, held int) {
+	for {
+		if u-m.at < HeaderLen {
+			return m.before, u - m.at
+		}
+		v := binary.BigEndian.Uint32(m.wire[m.at:])
+		switch {
+		case v == uint32(TypeKeepAlive)<<24:
+			m.at += HeaderLen
+			continue
+		case v>>24 != uint32(TypeMessage):
+			return m.before, 0
+		}
+		hdr, end := HeaderLen, m.at+HeaderLen+int(v&0xFFFFFF)
+		if m.payload {
+			hdr = 0
+		}
+		if u < end {
+			return m.before + hdr + u - m.at - HeaderLen, 0
+		}
+		m.before += hdr + end - m.at - HeaderLen
+		m.at = end
+	}
+}
+
+// fillCheck checks each Read of a Conn over conn against model: a Read
+// with room for a header (smaller ones may take a header whole into the
+// conn, and hand it out in pieces) returns every byte the model says it
+// must, and its first read of conn offers all of its buffer, less the
+// bytes it held back before.
+type fillCheck struct {
+	conn  *countingConn
+	model fillModel
+	err   error
+}
+
+// read calls read(p) and checks it, given out, the bytes returned so far.
+// It keeps the first failure in f.err.
+func (f *fillCheck) read(read func([]byte) (int, error), p []byte, out int) (int, error) {
+	_, held := f.model.count(f.conn.n)
+	f.conn.first = -1
+	n, err := read(p)
+	switch want, _ := f.model.count(f.conn.n); {
+	case len(p) < HeaderLen || f.err != nil:
+	case f.conn.first >= 0 && f.conn.first != len(p)-held:
+		f.err = fmt.Errorf("a Read of %d bytes, with %d held back, read the connection with %d bytes", len(p), held, f.conn.first)
+	case out+n != want:
+		f.err = fmt.Errorf("after a Read of %d bytes = %d, %v: %d bytes returned in all from %d read, want %d",
+			len(p), n, err, out+n, f.conn.n, want)
+	}
+	return n, err
+}
+
+// checkFill makes col, if it reads a byte stream, check that its Reads of
+// a Conn over cc fill their buffers with what wire has brought.
+func checkFill(col collector, cc *countingConn, wire []byte) {
+	if s, ok := col.(*streamReader); ok {
+		s.fill = &fillCheck{conn: cc, model: fillModel{wire: wire, payload: s.payload}}
+	}
 }
 
 func (s *streamReader) drain(c *Conn) error {
@@ -178,7 +274,14 @@ func (s *streamReader) drain(c *Conn) error {
 	}
 	for {
 		k := 1 + s.r.IntN(s.maxRead)
-		n, err := rd.Read(s.buf[:k])
+		read := rd.Read
+		if s.fill != nil {
+			read = func(p []byte) (int, error) { return s.fill.read(rd.Read, p, len(s.out)) }
+		}
+		n, err := read(s.buf[:k])
+		if s.fill != nil && s.fill.err != nil {
+			return s.fill.err
+		}
 		if n < 0 || n > k {
 			return fmt.Errorf("Read of %d bytes returned n = %d", k, n)
 		}
@@ -369,6 +472,9 @@ func randSizes(r *rand.Rand) (maxRead, maxChunk, budget int) {
 // read in random sizes, each read view returns exactly what it should: the
 // transparent view the wire bytes less the keep-alives, the payload view
 // the payloads in a row, ReadMessage one payload per call; then io.EOF.
+// Each Read of the two stream views also fills its buffer: it returns all
+// it has read of the connection but keep-alives and the start of a header
+// (checkFill).
 func TestReadViewsProperty(t *testing.T) {
 	for _, tr := range transports {
 		for _, v := range readViews {
@@ -378,16 +484,19 @@ func TestReadViewsProperty(t *testing.T) {
 					s := randStream(r, budget)
 					raw, nc := tr.pair(t)
 					defer nc.Close()
-					c := NewConn(nc, Request{}, nil)
+					cc := &countingConn{Conn: nc}
+					c := NewConn(cc, Request{}, nil)
 					fed := feed(w, raw, s.wire, maxChunk)
 					col := v.new(r, maxRead)
+					checkFill(col, cc, s.wire)
 					err := col.drain(c)
 					c.Close()
-					if werr := <-fed; werr != nil {
-						return fmt.Errorf("writing the stream: %v", werr)
-					}
-					if err != io.EOF {
+					werr := <-fed
+					if err != io.EOF { // a failed read makes the writer fail too
 						return fmt.Errorf("after the stream: error %v, want io.EOF", err)
+					}
+					if werr != nil {
+						return fmt.Errorf("writing the stream: %v", werr)
 					}
 					if d := diffResult(v.want(s), col.result()); d != "" {
 						return fmt.Errorf("%d messages, reads up to %d, writes up to %d: %s", len(s.payloads), maxRead, maxChunk, d)
@@ -425,16 +534,19 @@ func TestReadViewsKeepAlivePositions(t *testing.T) {
 				r := rand.New(rand.NewPCG(seed, uint64(li)))
 				s := buildStream(ka, payloads)
 				raw, nc := net.Pipe()
-				c := NewConn(nc, Request{}, nil)
+				cc := &countingConn{Conn: nc}
+				c := NewConn(cc, Request{}, nil)
 				fed := feed(rand.New(rand.NewPCG(seed, uint64(li)+1000)), raw, s.wire, 1+r.IntN(3000))
 				col := v.new(r, 1+r.IntN(3000))
+				checkFill(col, cc, s.wire)
 				err := col.drain(c)
 				c.Close()
-				if werr := <-fed; werr != nil {
-					t.Fatalf("keep-alives %v: writing: %v", ka, werr)
+				werr := <-fed
+				if err != io.EOF { // a failed read makes the writer fail too
+					t.Fatalf("keep-alives %v: error %v, want io.EOF", ka, err)
 				}
-				if err != io.EOF {
-					t.Errorf("keep-alives %v: error %v, want io.EOF", ka, err)
+				if werr != nil {
+					t.Fatalf("keep-alives %v: writing: %v", ka, werr)
 				}
 				if d := diffResult(v.want(s), col.result()); d != "" {
 					t.Errorf("keep-alives %v: %s", ka, d)
@@ -574,8 +686,10 @@ func TestReadViewsIotest(t *testing.T) {
 			t.Run(rd.name+"/"+v.name, func(t *testing.T) {
 				iterate(t, 100*time.Millisecond, func(t *testing.T, r, _ *rand.Rand) error {
 					s := randStream(r, 20_000)
-					c := NewConn(readerConn{r: rd.wrap(bytes.NewReader(s.wire))}, Request{}, nil)
+					cc := &countingConn{Conn: readerConn{r: rd.wrap(bytes.NewReader(s.wire))}}
+					c := NewConn(cc, Request{}, nil)
 					col := v.new(r, 1+r.IntN(3000))
+					checkFill(col, cc, s.wire)
 					if err := col.drain(c); err != io.EOF {
 						return fmt.Errorf("after the stream: error %v, want io.EOF", err)
 					}

@@ -354,7 +354,7 @@ func TestWriteFraming(t *testing.T) {
 	type step struct {
 		write []byte
 		n     int  // Write's count
-		bad   bool // Write fails with errFraming
+		bad   bool // Write fails with ErrFraming
 		sent  []byte
 	}
 	tests := []struct {
@@ -408,7 +408,7 @@ func TestWriteFraming(t *testing.T) {
 			c := NewConn(rc, Request{}, nil)
 			for i, s := range tt.steps {
 				n, err := c.Write(s.write)
-				if n != s.n || (err != nil) != s.bad || (s.bad && !errors.Is(err, errFraming)) {
+				if n != s.n || (err != nil) != s.bad || (s.bad && !errors.Is(err, ErrFraming)) {
 					t.Errorf("step %d: Write = %d, %v; want %d, bad header %v", i, n, err, s.n, s.bad)
 				}
 				if d := cmp.Diff(s.sent, rc.sent(), cmpopts.EquateEmpty()); d != "" {
@@ -927,6 +927,309 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
+// scriptConn is a net.Conn whose Reads follow a script, as a TCP
+// connection does that has received each step's bytes by the time it is
+// read: a Read returns as much of the next step's data as fits, and with
+// its last byte the step's error. After the script it returns io.EOF. It
+// counts its Reads. Its other methods are those of a nil net.Conn, except
+// Close.
+type scriptConn struct {
+	net.Conn
+	steps []readStep
+	reads int
+}
+
+// A readStep is what one or more Reads of a scriptConn return.
+type readStep struct {
+	data []byte
+	err  error
+}
+
+func (s *scriptConn) Read(p []byte) (int, error) {
+	s.reads++
+	if len(s.steps) == 0 {
+		return 0, io.EOF
+	}
+	st := &s.steps[0]
+	n := copy(p, st.data)
+	st.data = st.data[n:]
+	if len(st.data) > 0 {
+		return n, nil
+	}
+	err := st.err
+	s.steps = s.steps[1:]
+	return n, err
+}
+
+func (s *scriptConn) Close() error { return nil }
+
+// equalBytesFast makes cmp skip byte slices that are equal, which it would
+// otherwise compare byte by byte, slowly for 128 KiB.
+var equalBytesFast = cmp.FilterValues(func(x, y []byte) bool { return bytes.Equal(x, y) }, cmp.Ignore())
+
+// readResult is what one Read of a Conn returned, and how many Reads of
+// the underlying connection it made.
+type readResult struct {
+	Data  []byte
+	Err   error // compared with errors.Is
+	Reads int
+}
+
+// TestReadFillsBuffer: a Read returns all the session message bytes that
+// one read of the connection brings, however many messages they are, less
+// the keep-alives; it holds back the start of a header, which may be a
+// keep-alive's, until the rest comes; and it reads again only when what it
+// read gives nothing to return. The connection is a script of reads, so
+// that each row says exactly what each Read of the Conn gets.
+func TestReadFillsBuffer(t *testing.T) {
+	var msgs [][]byte // 10 small messages
+	for i := range 10 {
+		msgs = append(msgs, message(counting(3*i)))
+	}
+	m := func(s string) []byte { return message([]byte(s)) }
+	ab, cd, ef := m("ab"), m("cd"), m("ef")
+	flags2 := []byte{0x00, 0x02, 0x00, 0x00} // a 24-bit length of 0x20000, or bad FLAGS
+	big := cat(flags2, counting(0x20000))
+	const bufLen = 128 << 10
+
+	type row struct {
+		name    string
+		strict  bool
+		payload bool // read the Payload view
+		buf     int  // the Read buffer; 0 means 128 KiB
+		steps   []readStep
+		want    []readResult // for each Read of the Conn, in order
+	}
+	eof := readResult{nil, io.EOF, 1}
+	tests := []row{
+		{
+			name: "10 messages and keep-alives in one read",
+			steps: []readStep{{data: cat(keepAlive, msgs[0], msgs[1], keepAlive, keepAlive, msgs[2], msgs[3], msgs[4],
+				keepAlive, msgs[5], msgs[6], msgs[7], msgs[8], keepAlive, msgs[9], keepAlive)}},
+			want: []readResult{{cat(msgs...), nil, 1}, eof},
+		},
+		{
+			name:  "10 messages, a keep-alive split across reads",
+			steps: []readStep{{data: cat(msgs[0], msgs[1], msgs[2], keepAlive[:2])}, {data: cat(keepAlive[2:], cat(msgs[3:]...))}},
+			want:  []readResult{{cat(msgs[:3]...), nil, 1}, {cat(msgs[3:]...), nil, 1}, eof},
+		},
+		{
+			name:  "keep-alive first",
+			steps: []readStep{{data: cat(keepAlive, ab, cd)}},
+			want:  []readResult{{cat(ab, cd), nil, 1}, eof},
+		},
+		{
+			name:  "keep-alive in the middle",
+			steps: []readStep{{data: cat(ab, keepAlive, cd)}},
+			want:  []readResult{{cat(ab, cd), nil, 1}, eof},
+		},
+		{
+			name:  "keep-alive last",
+			steps: []readStep{{data: cat(ab, cd, keepAlive)}},
+			want:  []readResult{{cat(ab, cd), nil, 1}, eof},
+		},
+		{
+			name:  "only keep-alives, read again",
+			steps: []readStep{{data: cat(keepAlive, keepAlive)}, {data: ab}},
+			want:  []readResult{{ab, nil, 2}, eof},
+		},
+		{
+			name:  "a keep-alive in three reads",
+			steps: []readStep{{data: keepAlive[:1]}, {data: keepAlive[1:3]}, {data: cat(keepAlive[3:], ab)}},
+			want:  []readResult{{ab, nil, 3}, eof},
+		},
+		{
+			name:  "empty messages",
+			steps: []readStep{{data: cat(m(""), keepAlive, m(""), ab)}},
+			want:  []readResult{{cat(m(""), m(""), ab), nil, 1}, eof},
+		},
+		{
+			name:  "a payload split across reads",
+			steps: []readStep{{data: cat(ab, cd[:5])}, {data: cat(cd[5:], ef)}},
+			want:  []readResult{{cat(ab, cd[:5]), nil, 1}, {cat(cd[5:], ef), nil, 1}, eof},
+		},
+		{
+			name:  "FLAGS 0x02, a 24-bit length, fills 128 KiB",
+			steps: []readStep{{data: cat(ab, big, cd)}},
+			want: []readResult{
+				{cat(ab, big)[:bufLen], nil, 1},
+				{cat(cat(ab, big)[bufLen:], cd), nil, 1},
+				eof,
+			},
+		},
+		{
+			name:   "Strict: FLAGS 0x02 after a message",
+			strict: true,
+			steps:  []readStep{{data: cat(ab, keepAlive, big)}},
+			want:   []readResult{{ab, errReservedFlags, 1}, {nil, errReservedFlags, 0}},
+		},
+		{
+			name:   "Strict: the E bit",
+			strict: true,
+			steps:  []readStep{{data: cat(ab, keepAlive, message(counting(0x10000)), cd)}},
+			want:   []readResult{{cat(ab, message(counting(0x10000)), cd), nil, 1}, eof},
+		},
+		{
+			name:  "keep-alive with FLAGS 0x02",
+			steps: []readStep{{data: cat(ab, []byte{0x85, 0x02, 0x00, 0x00}, cd)}},
+			want:  []readResult{{ab, errReservedFlags, 1}, {nil, errReservedFlags, 0}},
+		},
+		{
+			name:  "a positive response after messages",
+			steps: []readStep{{data: cat(ab, cd, keepAlive, []byte{0x82, 0, 0, 0}, ef)}},
+			want:  []readResult{{cat(ab, cd), ErrUnexpectedPacket, 1}, {nil, ErrUnexpectedPacket, 0}},
+		},
+		{
+			name:  "type 0x86 first",
+			steps: []readStep{{data: cat([]byte{0x86, 0, 0, 0}, ab)}},
+			want:  []readResult{{nil, ErrUnexpectedPacket, 1}, {nil, ErrUnexpectedPacket, 0}},
+		},
+		{
+			name:  "EOF inside a payload",
+			steps: []readStep{{data: cat(ab, cd[:5])}},
+			want:  []readResult{{cat(ab, cd[:5]), nil, 1}, {nil, io.ErrUnexpectedEOF, 1}, {nil, io.ErrUnexpectedEOF, 1}},
+		},
+		{
+			name:  "EOF with the last bytes",
+			steps: []readStep{{data: cat(ab, cd), err: io.EOF}},
+			want:  []readResult{{cat(ab, cd), nil, 1}, eof},
+		},
+		{
+			name:  "EOF with the last bytes, inside a payload",
+			steps: []readStep{{data: cat(ab, cd[:5]), err: io.EOF}},
+			want:  []readResult{{cat(ab, cd[:5]), io.ErrUnexpectedEOF, 1}, {nil, io.ErrUnexpectedEOF, 1}},
+		},
+		{
+			name:  "timeout inside a payload, with bytes",
+			steps: []readStep{{data: cat(ab, cd[:5]), err: os.ErrDeadlineExceeded}, {data: cd[5:]}},
+			want:  []readResult{{cat(ab, cd[:5]), os.ErrDeadlineExceeded, 1}, {cd[5:], nil, 1}, eof},
+		},
+		{
+			name:    "Payload: 10 messages and keep-alives in one read",
+			payload: true,
+			steps:   []readStep{{data: cat(keepAlive, msgs[0], msgs[1], keepAlive, cat(msgs[2:]...), keepAlive)}},
+			want: []readResult{{func() []byte {
+				var b []byte
+				for _, msg := range msgs {
+					b = append(b, msg[HeaderLen:]...)
+				}
+				return b
+			}(), nil, 1}, eof},
+		},
+		{
+			name:    "Payload: only headers, read again",
+			payload: true,
+			steps:   []readStep{{data: cat(m(""), keepAlive, ab[:HeaderLen])}, {data: ab[HeaderLen:]}},
+			want:    []readResult{{[]byte("ab"), nil, 2}, eof},
+		},
+		{
+			name:    "Payload: a positive response after messages",
+			payload: true,
+			steps:   []readStep{{data: cat(ab, cd, []byte{0x82, 0, 0, 0})}},
+			want:    []readResult{{[]byte("abcd"), ErrUnexpectedPacket, 1}, {nil, ErrUnexpectedPacket, 0}},
+		},
+		{
+			name:  "a buffer of 3 between messages: the header piece by piece",
+			buf:   3,
+			steps: []readStep{{data: cat(keepAlive, ab)}},
+			want:  []readResult{{ab[:3], nil, 2}, {ab[3:4], nil, 0}, {ab[4:], nil, 1}, eof},
+		},
+		{
+			name:  "a buffer that ends inside the next header",
+			buf:   len(ab) + 2,
+			steps: []readStep{{data: cat(ab, cd)}},
+			want:  []readResult{{ab, nil, 1}, {cd, nil, 1}, eof},
+		},
+		{
+			name:    "Payload: a buffer of 3",
+			payload: true,
+			buf:     3,
+			steps:   []readStep{{data: cat(keepAlive, m(""), ab, cd)}},
+			want:    []readResult{{[]byte("ab"), nil, 4}, {[]byte("cd"), nil, 2}, eof},
+		},
+		{
+			name:    "Payload: FLAGS 0x02, a 24-bit length, fills 128 KiB",
+			payload: true,
+			steps:   []readStep{{data: cat(ab, big, cd)}},
+			want: []readResult{
+				{cat([]byte("ab"), big[HeaderLen:])[:bufLen-2*HeaderLen], nil, 1},
+				{cat(cat([]byte("ab"), big[HeaderLen:])[bufLen-2*HeaderLen:], []byte("cd")), nil, 1},
+				eof,
+			},
+		},
+	}
+	// Every cut of a header and of a keep-alive between two reads, with
+	// EOF, and a timeout, at the cut.
+	for k := 1; k < HeaderLen; k++ {
+		tests = append(tests,
+			row{
+				name:  fmt.Sprintf("header cut %d|%d", k, HeaderLen-k),
+				steps: []readStep{{data: cat(ab, cd[:k])}, {data: cat(cd[k:], ef)}},
+				want:  []readResult{{ab, nil, 1}, {cat(cd, ef), nil, 1}, eof},
+			},
+			row{
+				name:  fmt.Sprintf("header cut %d|%d, nothing before", k, HeaderLen-k),
+				steps: []readStep{{data: cd[:k]}, {data: cd[k:]}},
+				want:  []readResult{{cd, nil, 2}, eof},
+			},
+			row{
+				name:  fmt.Sprintf("keep-alive cut %d|%d", k, HeaderLen-k),
+				steps: []readStep{{data: cat(ab, keepAlive[:k])}, {data: cat(keepAlive[k:], cd)}},
+				want:  []readResult{{ab, nil, 1}, {cd, nil, 1}, eof},
+			},
+			row{
+				name:    fmt.Sprintf("Payload: header cut %d|%d", k, HeaderLen-k),
+				payload: true,
+				steps:   []readStep{{data: cat(ab, cd[:k])}, {data: cat(cd[k:], ef)}},
+				want:    []readResult{{[]byte("ab"), nil, 1}, {[]byte("cdef"), nil, 1}, eof},
+			},
+			row{
+				name:  fmt.Sprintf("EOF inside a header, after %d bytes", k),
+				steps: []readStep{{data: cat(ab, cd[:k])}},
+				want:  []readResult{{ab, nil, 1}, {nil, io.ErrUnexpectedEOF, 1}, {nil, io.ErrUnexpectedEOF, 1}},
+			},
+			row{
+				name:  fmt.Sprintf("EOF inside a keep-alive, after %d bytes", k),
+				steps: []readStep{{data: cat(ab, keepAlive[:k])}},
+				want:  []readResult{{ab, nil, 1}, {nil, io.ErrUnexpectedEOF, 1}},
+			},
+			row{
+				name:  fmt.Sprintf("timeout inside a header, after %d bytes", k),
+				steps: []readStep{{data: cat(ab, cd[:k])}, {err: os.ErrDeadlineExceeded}, {data: cd[k:]}},
+				want:  []readResult{{ab, nil, 1}, {nil, os.ErrDeadlineExceeded, 1}, {cd, nil, 1}, eof},
+			},
+			row{
+				name:  fmt.Sprintf("timeout inside a keep-alive, after %d bytes", k),
+				steps: []readStep{{data: keepAlive[:k], err: os.ErrDeadlineExceeded}, {data: cat(keepAlive[k:], ab)}},
+				want:  []readResult{{nil, os.ErrDeadlineExceeded, 1}, {ab, nil, 1}, eof},
+			},
+		)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := &scriptConn{steps: tt.steps}
+			c := NewConn(sc, Request{}, &Config{Strict: tt.strict})
+			read := c.Read
+			if tt.payload {
+				read = c.Payload().Read
+			}
+			buf := make([]byte, bufLen)
+			if tt.buf > 0 {
+				buf = buf[:tt.buf]
+			}
+			var got []readResult
+			for range tt.want {
+				before := sc.reads
+				n, err := read(buf)
+				got = append(got, readResult{bytes.Clone(buf[:n]), err, sc.reads - before})
+			}
+			if d := cmp.Diff(tt.want, got, cmpopts.EquateErrors(), cmpopts.EquateEmpty(), equalBytesFast); d != "" {
+				t.Errorf("Reads (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
 // peerLoop runs f on the peer's end until it fails, from a goroutine that
 // the test waits for, after closing the end.
 func peerLoop(tb testing.TB, raw net.Conn, f func() error) {
@@ -953,31 +1256,43 @@ func connOverTCP(tb testing.TB) (*Conn, net.Conn) {
 func TestConnAllocs(t *testing.T) {
 	payload := counting(1000)
 	msg := message(payload)
-	buf := make([]byte, 0, 2*len(msg))
+	buf := make([]byte, 128<<10)
+	// small is 100-byte messages with keep-alives between them, cut so
+	// that headers and keep-alives straddle the reads of 128 KiB.
+	var small []byte
+	for i := 0; len(small) < 300<<10; i++ {
+		small = append(small, message(counting(100))...)
+		if i%7 == 0 {
+			small = append(small, keepAlive...)
+		}
+	}
 	tests := []struct {
-		name      string
-		peerWrite bool // the peer sends msg over and over; otherwise it drains
-		op        func(c *Conn) error
+		name string
+		peer []byte // what the peer sends over and over; nil: it drains
+		op   func(c *Conn) error
 	}{
-		{"Read", true, func(c *Conn) error { _, err := io.ReadFull(c, buf[:len(msg)]); return err }},
-		{"Payload.Read", true, func(c *Conn) error { _, err := io.ReadFull(c.Payload(), buf[:len(payload)]); return err }},
-		{"ReadMessage", true, func(c *Conn) error { _, err := c.ReadMessage(buf[:0]); return err }},
-		{"Write", false, func(c *Conn) error { _, err := c.Write(msg); return err }},
-		{"Write, header split", false, func(c *Conn) error {
+		{"Read", msg, func(c *Conn) error { _, err := io.ReadFull(c, buf[:len(msg)]); return err }},
+		{"Read, 128 KiB of small messages", small, func(c *Conn) error { _, err := c.Read(buf); return err }},
+		{"Read, small messages, 3 bytes", small, func(c *Conn) error { _, err := c.Read(buf[:3]); return err }},
+		{"Payload.Read", msg, func(c *Conn) error { _, err := io.ReadFull(c.Payload(), buf[:len(payload)]); return err }},
+		{"Payload.Read, 128 KiB of small messages", small, func(c *Conn) error { _, err := c.Payload().Read(buf); return err }},
+		{"ReadMessage", msg, func(c *Conn) error { _, err := c.ReadMessage(buf[:0]); return err }},
+		{"Write", nil, func(c *Conn) error { _, err := c.Write(msg); return err }},
+		{"Write, header split", nil, func(c *Conn) error {
 			if _, err := c.Write(msg[:2]); err != nil {
 				return err
 			}
 			_, err := c.Write(msg[2:])
 			return err
 		}},
-		{"Payload.Write", false, func(c *Conn) error { _, err := c.Payload().Write(payload); return err }},
-		{"WriteMessage", false, func(c *Conn) error { return c.WriteMessage(payload) }},
+		{"Payload.Write", nil, func(c *Conn) error { _, err := c.Payload().Write(payload); return err }},
+		{"WriteMessage", nil, func(c *Conn) error { return c.WriteMessage(payload) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, raw := connOverTCP(t)
-			if tt.peerWrite {
-				peerLoop(t, raw, func() error { _, err := raw.Write(msg); return err })
+			if tt.peer != nil {
+				peerLoop(t, raw, func() error { _, err := raw.Write(tt.peer); return err })
 			} else {
 				sink := make([]byte, 64<<10)
 				peerLoop(t, raw, func() error { _, err := raw.Read(sink); return err })
@@ -1001,85 +1316,6 @@ func TestConnAllocs(t *testing.T) {
 			}
 		})
 	}
-}
-
-// benchMessage is what every benchmark moves per op: a session message of
-// 64 KiB, 65540 bytes on the wire.
-var benchMessage = message(counting(64 << 10))
-
-// benchStream measures read: a peer goroutine calls write over and over.
-// SetBytes counts the bytes on the wire, the same for every benchmark.
-func benchStream(b *testing.B, w net.Conn, write func() error, read func() error) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for write() == nil {
-		}
-	}()
-	b.SetBytes(int64(len(benchMessage)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := read(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	w.Close()
-	<-done
-}
-
-// pairOverTCP returns Conns on both ends of a loopback TCP connection.
-func pairOverTCP(tb testing.TB) (w, r *Conn) {
-	a, b := tcpPair(tb)
-	return NewConn(a, Request{}, nil), NewConn(b, Request{}, nil)
-}
-
-// BenchmarkConnTransparent streams 64 KiB session messages through the
-// transparent view over loopback TCP: Write on one side, Read into a
-// reused buffer on the other.
-func BenchmarkConnTransparent(b *testing.B) {
-	w, r := pairOverTCP(b)
-	buf := make([]byte, len(benchMessage))
-	benchStream(b, w,
-		func() error { _, err := w.Write(benchMessage); return err },
-		func() error { _, err := io.ReadFull(r, buf); return err })
-}
-
-// BenchmarkConnPayload streams the same messages through the payload view:
-// Payload().Write of 64 KiB, which frames it, and Payload().Read.
-func BenchmarkConnPayload(b *testing.B) {
-	w, r := pairOverTCP(b)
-	payload := benchMessage[HeaderLen:]
-	buf := make([]byte, len(payload))
-	wp, rp := w.Payload(), r.Payload()
-	benchStream(b, w,
-		func() error { _, err := wp.Write(payload); return err },
-		func() error { _, err := io.ReadFull(rp, buf); return err })
-}
-
-// BenchmarkConnMessage streams them with WriteMessage and ReadMessage into
-// a reused buffer.
-func BenchmarkConnMessage(b *testing.B) {
-	w, r := pairOverTCP(b)
-	payload := benchMessage[HeaderLen:]
-	buf := make([]byte, 0, len(payload))
-	benchStream(b, w,
-		func() error { return w.WriteMessage(payload) },
-		func() error {
-			var err error
-			buf, err = r.ReadMessage(buf[:0])
-			return err
-		})
-}
-
-// BenchmarkRawTCP moves the same bytes over plain loopback TCP, for
-// comparison.
-func BenchmarkRawTCP(b *testing.B) {
-	w, r := tcpPair(b)
-	buf := make([]byte, len(benchMessage))
-	benchStream(b, w,
-		func() error { _, err := w.Write(benchMessage); return err },
-		func() error { _, err := io.ReadFull(r, buf); return err })
 }
 
 // TestKeepAliveTCP runs the keep-alive timer on the real clock, over

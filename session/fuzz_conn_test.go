@@ -36,8 +36,8 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 // messages (24-bit lengths) pass whole, headers included, 85 00 00 00
 // keep-alives vanish, and anything else ends the stream with an error.
 // It returns the transparent bytes, the payloads, and how the stream ends:
-// io.EOF at a boundary, io.ErrUnexpectedEOF inside a packet, or errFraming
-// at a packet that is neither.
+// io.EOF at a boundary, io.ErrUnexpectedEOF inside a packet, or
+// errNotMessage at a packet that is neither.
 func reference(stream []byte) (transparent []byte, payloads [][]byte, end error) {
 	for {
 		switch {
@@ -49,7 +49,7 @@ func reference(stream []byte) (transparent []byte, payloads [][]byte, end error)
 			stream = stream[HeaderLen:]
 			continue
 		case stream[0] != 0x00:
-			return transparent, payloads, errFraming
+			return transparent, payloads, errNotMessage
 		}
 		n := int(stream[1])<<16 | int(stream[2])<<8 | int(stream[3])
 		if len(stream) < HeaderLen+n {
@@ -63,9 +63,13 @@ func reference(stream []byte) (transparent []byte, payloads [][]byte, end error)
 	}
 }
 
+// errNotMessage is how reference reports a packet that is neither a session
+// message nor a keep-alive; a Conn reports it with a *ParseError.
+var errNotMessage = errors.New("not a session message or keep-alive")
+
 // sameEnd reports whether a Conn's error matches the reference's ending.
 func sameEnd(got, want error) bool {
-	if want == errFraming {
+	if want == errNotMessage {
 		var pe *ParseError
 		return errors.As(got, &pe)
 	}
@@ -76,6 +80,8 @@ func sameEnd(got, want error) bool {
 // sizes and read through random buffer sizes, in each of its three views,
 // and checks what comes out against a plain reference reader: the bytes
 // in minus the keep-alives, nothing lost, nothing invented, the right end.
+// Each Read of the stream views must also fill its buffer with all that
+// the connection has brought (fillCheck), across messages.
 func FuzzConnRead(f *testing.F) {
 	msg := func(payload string) []byte {
 		n := len(payload)
@@ -93,8 +99,10 @@ func FuzzConnRead(f *testing.F) {
 			return // long streams add nothing but time; the property tests send 64 KiB messages
 		}
 		wantT, wantP, wantEnd := reference(stream)
+		var cc *countingConn // the connection of the last newConn
 		newConn := func() *Conn {
-			return NewConn(readerConn{r: &chunkReader{stream: stream, sizes: sizes}}, Request{}, nil)
+			cc = &countingConn{Conn: readerConn{r: &chunkReader{stream: stream, sizes: sizes}}}
+			return NewConn(cc, Request{}, nil)
 		}
 		bufSize := func(i int) int {
 			if len(bufSizes) == 0 {
@@ -103,15 +111,24 @@ func FuzzConnRead(f *testing.F) {
 			return int(bufSizes[i%len(bufSizes)]) + 1
 		}
 		// readAll reads with varying buffer sizes until an error, which
-		// must come within a bound: every Read makes progress.
-		readAll := func(read func([]byte) (int, error)) ([]byte, error) {
+		// must come within a bound: every Read makes progress. Each Read
+		// must fill its buffer with what the connection has brought.
+		readAll := func(read func([]byte) (int, error), payload bool) ([]byte, error) {
+			fc := &fillCheck{conn: cc, model: fillModel{wire: stream, payload: payload}}
 			var out []byte
 			for i := 0; ; i++ {
 				if i > 2*len(stream)+10 {
 					t.Fatalf("no end after %d reads of a %d-byte stream", i, len(stream))
 				}
 				buf := make([]byte, bufSize(i))
-				n, err := read(buf)
+				n, err := fc.read(read, buf, len(out))
+				if fc.err != nil {
+					view := "Read"
+					if payload {
+						view = "Payload().Read"
+					}
+					t.Fatalf("%s: %v", view, fc.err)
+				}
 				out = append(out, buf[:n]...)
 				if err != nil {
 					return out, err
@@ -119,7 +136,7 @@ func FuzzConnRead(f *testing.F) {
 			}
 		}
 
-		got, err := readAll(newConn().Read)
+		got, err := readAll(newConn().Read, false)
 		if d := cmp.Diff(wantT, got, cmpopts.EquateEmpty()); d != "" {
 			t.Fatalf("transparent Read (-want +got):\n%s", d)
 		}
@@ -127,7 +144,7 @@ func FuzzConnRead(f *testing.F) {
 			t.Fatalf("transparent Read ended with %v, want %v", err, wantEnd)
 		}
 
-		got, err = readAll(newConn().Payload().Read)
+		got, err = readAll(newConn().Payload().Read, true)
 		if d := cmp.Diff(bytes.Join(wantP, nil), got, cmpopts.EquateEmpty()); d != "" {
 			t.Fatalf("Payload Read (-want +got):\n%s", d)
 		}
@@ -156,6 +173,75 @@ func FuzzConnRead(f *testing.F) {
 			if i >= len(wantP) || !bytes.Equal(p, wantP[i]) {
 				t.Fatalf("ReadMessage %d = %q, want message %d of %q", i, p, i, wantP)
 			}
+		}
+	})
+}
+
+// referenceWrite says how much of stream a Conn's Write sends, written
+// plainly: the session messages with a 17-bit length (FLAGS 0 or 1), the
+// last one perhaps cut short, up to the first header that is not one (bad
+// is then true) or a header cut short at the end, which Write holds back.
+func referenceWrite(stream []byte) (sent int, bad bool) {
+	for pos := 0; ; {
+		switch {
+		case len(stream)-pos < HeaderLen:
+			return pos, false
+		case stream[pos] != 0x00 || stream[pos+1] > 0x01:
+			return pos, true
+		}
+		n := int(stream[pos+1])<<16 | int(stream[pos+2])<<8 | int(stream[pos+3])
+		if len(stream)-pos-HeaderLen <= n {
+			return len(stream), false
+		}
+		pos += HeaderLen + n
+	}
+}
+
+// FuzzConnWrite writes a byte stream through the transparent Write in
+// chunks of random sizes, until the first error, and checks what is sent
+// against a plain reference: the bytes before the first header that is not
+// a session message, which Write refuses with ErrFraming, or before a
+// header that the stream cuts short.
+func FuzzConnWrite(f *testing.F) {
+	msg := func(payload string) []byte {
+		n := len(payload)
+		return append([]byte{0, byte(n >> 16), byte(n >> 8), byte(n)}, payload...)
+	}
+	ka := []byte{0x85, 0, 0, 0}
+	f.Add(cat(msg("hello"), msg(""), msg("world")), []byte{0, 3, 1})
+	f.Add(cat(msg("x"), ka, msg("y")), []byte{4})
+	f.Add(cat(msg("abc"), []byte{0x00, 0x02, 0x00, 0x00}), []byte{7, 0})
+	f.Add(cat([]byte{0, 1, 0, 0}, bytes.Repeat([]byte{'E'}, 300)), []byte{1, 255})
+	f.Add(cat(msg("split"), []byte{0x00, 0x00}), []byte{0})
+	f.Fuzz(func(t *testing.T, stream, sizes []byte) {
+		wantSent, wantBad := referenceWrite(stream)
+		rc := &recConn{}
+		c := NewConn(rc, Request{}, nil)
+		total, i := 0, 0
+		var err error
+		for b := stream; len(b) > 0 && err == nil; i++ {
+			k := len(b)
+			if len(sizes) > 0 {
+				k = min(k, int(sizes[i%len(sizes)])+1)
+			}
+			var n int
+			n, err = c.Write(b[:k])
+			if n < 0 || n > k || err == nil && n != k {
+				t.Fatalf("Write of %d bytes = %d, %v", k, n, err)
+			}
+			total += n
+			b = b[k:]
+		}
+		if (err != nil) != wantBad || err != nil && !errors.Is(err, ErrFraming) {
+			t.Fatalf("Writes ended with %v; want ErrFraming: %v", err, wantBad)
+		}
+		if d := cmp.Diff(stream[:wantSent], rc.sent(), cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("sent (-want +got):\n%s", d)
+		}
+		// Write counts a header it holds back as written; a bad one is
+		// refused when it is complete.
+		if total < wantSent || total-wantSent >= HeaderLen {
+			t.Fatalf("Writes counted %d bytes, sent %d", total, wantSent)
 		}
 	})
 }
