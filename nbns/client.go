@@ -45,14 +45,19 @@ var ErrNoResponse = errors.New("no response")
 // UDP 137. Unlike [ErrNoResponse], it comes at once.
 var ErrPortUnreachable = errors.New("port unreachable")
 
-// A Client sends node status queries over UDP. The zero Client, and a nil
-// *Client, use the defaults. A Client is safe for concurrent use; it holds
-// no state between queries.
+// A Client sends node status and name queries over UDP. The zero Client,
+// and a nil *Client, use the defaults. A Client is safe for concurrent
+// use; it holds no state between queries.
 type Client struct {
 	// Timeout is how long to wait for an answer after each transmission.
 	// Zero means DefaultTimeout. A negative value means no bound but the
 	// context's: the query is sent once and its answer awaited until ctx
 	// ends, so Attempts does not matter.
+	//
+	// The defaults, 3 × 750 ms, are what Windows uses for a broadcast
+	// query (MS-NBTE §3.2). Windows asks a WINS server 3 × 1.5 s; a
+	// caller that queries a WINS server chooses that with Timeout and
+	// Attempts.
 	Timeout time.Duration
 
 	// Attempts is how many times to send the query. Zero means
@@ -73,7 +78,26 @@ type Client struct {
 	// Write sends one datagram, each Read returns one, and a refusal is a
 	// Read error that wraps syscall.ECONNREFUSED.
 	Dialer ContextDialer
+
+	// Listener opens the unconnected UDP socket of a broadcast query
+	// ([Client.QueryNameBroadcast]), with network "udp4" and address
+	// "0.0.0.0:0". Nil means a zero *net.ListenConfig; Go sets
+	// SO_BROADCAST on every IPv4 UDP socket. A broadcast needs an
+	// unconnected socket: the answers come from the hosts, not from the
+	// broadcast address. Another PacketListener (an in-memory network in
+	// a test, say) must return a conn with the same semantics: each
+	// WriteTo sends one datagram, each ReadFrom returns one and its
+	// source.
+	Listener PacketListener
 }
+
+// A PacketListener opens unconnected packet conns. *net.ListenConfig is
+// one.
+type PacketListener interface {
+	ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error)
+}
+
+var _ PacketListener = (*net.ListenConfig)(nil)
 
 // A ContextDialer dials network connections. *net.Dialer is one, and so
 // are golang.org/x/net/proxy's dialers.
@@ -105,6 +129,13 @@ func (c *Client) dialer() ContextDialer {
 		return &net.Dialer{}
 	}
 	return c.Dialer
+}
+
+func (c *Client) listener() PacketListener {
+	if c == nil || c.Listener == nil {
+		return &net.ListenConfig{}
+	}
+	return c.Listener
 }
 
 func (c *Client) scope() string {
@@ -204,7 +235,7 @@ func (c *Client) NodeStatusName(ctx context.Context, target netip.AddrPort, name
 			ignored++
 		}
 	}
-	return nil, opErr(&noResponseError{attempts: attempts, elapsed: time.Since(start), ignored: ignored})
+	return nil, opErr(&noResponseError{what: "node status", attempts: attempts, elapsed: time.Since(start), ignored: ignored})
 }
 
 // answers reports whether r, a node status response, answers q: it carries
@@ -269,14 +300,19 @@ func isTimeout(err error) bool {
 
 // noResponseError reports a query that no attempt got an answer to.
 type noResponseError struct {
+	what     string // "node status", "name query"
 	attempts int
 	elapsed  time.Duration
 	ignored  int // datagrams read and dropped: unparsable, or for another question
+	wacks    int // WACKs that extended the wait
 }
 
 func (e *noResponseError) Error() string {
-	s := "no response to node status after " + strconv.Itoa(e.attempts) + " attempts in " +
+	s := "no response to " + e.what + " after " + strconv.Itoa(e.attempts) + " attempts in " +
 		e.elapsed.Round(time.Millisecond).String()
+	if e.wacks > 0 {
+		s += " (" + strconv.Itoa(e.wacks) + " WACKs)"
+	}
 	if e.ignored > 0 {
 		s += " (" + strconv.Itoa(e.ignored) + " datagrams ignored: not an answer to the query)"
 	}

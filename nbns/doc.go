@@ -1,7 +1,8 @@
 // Package nbns implements the parts of the NetBIOS name service (UDP port
-// 137) that a client needs to reach a server it knows only by address: the
-// name encodings and the node status exchange, which reads a host's name
-// table.
+// 137) that a client needs to reach a server: the name encodings, the node
+// status exchange, which reads a host's name table, and the name query,
+// which finds the addresses of a name's owners, from a WINS server or by
+// broadcast.
 //
 // # Names
 //
@@ -32,4 +33,32 @@
 //
 // [NodeStatusResponse.ServerName] picks the name a session request should
 // call, the host's unique <20> name, as Microsoft KB Q251166 describes.
+//
+// # Name queries
+//
+// [NameQueryRequest] is the NAME QUERY REQUEST of RFC 1002 §4.2.12, and
+// [NameQueryResponse] every answer to it, as its [ResponseKind] says: the
+// POSITIVE NAME QUERY RESPONSE of §4.2.13 with each owner's [AddrEntry]
+// (NB_FLAGS of §4.2.1.3 and the IPv4 address; [AddrEntry.IsHost] flags
+// 0.0.0.0 and 255.255.255.255), the NEGATIVE one of §4.2.14 with its
+// RCODE, the REDIRECT of §4.2.15 and the WAIT FOR ACKNOWLEDGEMENT (WACK)
+// of §4.2.16. The decoder takes what RFC 1002 and real servers send that
+// a strict reading would refuse (a negative response with ANCOUNT 0, as
+// the RFC draws it; record type NULL or NB where the RFC disagrees with
+// itself) and refuses what no server sends (B set in a response, an
+// RDLENGTH that is not a whole number of entries or runs past the
+// datagram).
+//
+// # Clients
+//
+// A [Client] sends the queries over UDP, with the retransmission of RFC
+// 1002 §5.1.1.3 and §5.1.2.3: [Client.NodeStatus] and [Client.QueryName]
+// over a socket connected to one host or WINS server, which also sees an
+// ICMP port unreachable; [Client.QueryNameBroadcast] over an unconnected
+// socket, to the directed broadcast addresses the caller gives (RFC 1002
+// §6's BROADCAST_ADDRESS), collecting every owner's answer. Replies are
+// matched on the transaction ID and the question, and for unicast the
+// source, and anything else is dropped (RFC 1001 §13.2.1). Errors are
+// *[net.OpError] values that wrap [ErrNoResponse], [ErrPortUnreachable],
+// a *[NegativeError] or a *[RedirectError].
 package nbns

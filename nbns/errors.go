@@ -48,6 +48,18 @@ var (
 	errType           = errors.New("not NBSTAT (0x0021)")
 	errClass          = errors.New("not IN (0x0001)")
 	errNumNames       = errors.New("NUM_NAMES does not fit RDLENGTH")
+
+	errTypeNB            = errors.New("not NB (0x0020)")
+	errTypeNULL          = errors.New("not NULL (0x000A) or NB (0x0020)")
+	errTypeNS            = errors.New("not NS (0x0002)")
+	errTypeA             = errors.New("not A (0x0001)")
+	errBroadcastResponse = errors.New("broadcast flag set in a response")
+	errAddrEntryLen      = errors.New("RDLENGTH is not a multiple of 6, the size of ADDR_ENTRY")
+	errWACKLen           = errors.New("RDLENGTH of a WACK is not 2")
+	errNSCount           = errors.New("authority count of a redirect is not 1")
+	errNoAdditional      = errors.New("redirect without an additional record")
+	errNSDNameLen        = errors.New("RDLENGTH does not match NSD_NAME")
+	errALen              = errors.New("RDLENGTH of an A record is not 4")
 )
 
 // Encoding errors.
@@ -57,4 +69,13 @@ var (
 	errTooManyNames = errors.New("nbns: more than 255 names in a node status response")
 	errHeaderField  = errors.New("nbns: OPCODE or RCODE out of range")
 	errStatsMissing = errors.New("nbns: StatisticsMissing out of range 0..46")
+
+	errPositiveRCode  = errors.New("nbns: positive response or redirect with a non-zero RCODE")
+	errNegativeRCode  = errors.New("nbns: negative response with RCODE 0")
+	errResponseKind   = errors.New("nbns: unknown ResponseKind")
+	errTooManyEntries = errors.New("nbns: more address entries than RDLENGTH can count")
+	errEntryAddr      = errors.New("nbns: address entry without an IPv4 address")
+	errRedirectAddr   = errors.New("nbns: redirect without an IPv4 NSD_IP_ADDR")
+	errDomainLabel    = errors.New("nbns: domain name label empty or longer than 63 bytes")
+	errDomainTooLong  = errors.New("nbns: domain name longer than 255 bytes")
 )

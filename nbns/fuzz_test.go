@@ -9,7 +9,8 @@ package nbns_test
 //
 // The seed corpus is built by fuzzCorpus below from the golden capture
 // testdata/samba-nodestatus.hex, the RFC 1001 examples, a Windows reply and
-// each hostile-input trap of the design notes. TestFuzzCorpus checks that
+// each hostile-input trap of the design notes; the name query seeds come
+// from nameQueryCorpus in namequery_fuzz_test.go. TestFuzzCorpus checks that
 // the committed files match it and that each seed is accepted or rejected
 // as its entry says; after changing fuzzCorpus, rewrite the files with
 //
@@ -25,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -390,6 +392,8 @@ var fuzzDecoders = map[string]func([]byte) error{
 	"FuzzNodeStatusRequest":  func(b []byte) error { return new(nbns.NodeStatusRequest).UnmarshalBinary(b) },
 	"FuzzNodeStatusResponse": func(b []byte) error { return new(nbns.NodeStatusResponse).UnmarshalBinary(b) },
 	"FuzzHeader":             func(b []byte) error { return new(nbns.Header).UnmarshalBinary(b) },
+	"FuzzNameQueryRequest":   func(b []byte) error { return new(nbns.NameQueryRequest).UnmarshalBinary(b) },
+	"FuzzNameQueryResponse":  func(b []byte) error { return new(nbns.NameQueryResponse).UnmarshalBinary(b) },
 }
 
 // TestFuzzCorpus checks the committed seed corpus against fuzzCorpus, and
@@ -397,7 +401,10 @@ var fuzzDecoders = map[string]func([]byte) error{
 // writes the files instead.
 func TestFuzzCorpus(t *testing.T) {
 	corpus := fuzzCorpus(t)
-	for _, target := range []string{"FuzzName", "FuzzParseEncoded", "FuzzNodeStatusRequest", "FuzzNodeStatusResponse", "FuzzHeader"} {
+	for _, target := range []string{
+		"FuzzName", "FuzzParseEncoded", "FuzzNodeStatusRequest", "FuzzNodeStatusResponse", "FuzzHeader",
+		"FuzzNameQueryRequest", "FuzzNameQueryResponse",
+	} {
 		seeds := corpus[target]
 		if len(seeds) == 0 {
 			t.Errorf("%s: no seeds", target)
@@ -603,7 +610,7 @@ func fuzzCorpus(tb testing.TB) map[string][]fuzzSeed {
 	req := func(qname []byte) []byte { return fuzzCat(reqHeader, fuzzQuestion(qname)) }
 
 	b := func(name, want string, in []byte) fuzzSeed { return fuzzSeed{name, want, []any{in}} }
-	return map[string][]fuzzSeed{
+	corpus := map[string][]fuzzSeed{
 		"FuzzName": {
 			{"rfc1001-fred-20", "", []any{fuzzBytes(fred), "FRED<20>"}},
 			{"wildcard", "", []any{fuzzBytes(wildcard), "*<00>"}},
@@ -763,4 +770,6 @@ func fuzzCorpus(tb testing.TB) map[string][]fuzzSeed {
 			b("empty", "HEADER", []byte{}),
 		},
 	}
+	maps.Copy(corpus, nameQueryCorpus(tb))
+	return corpus
 }

@@ -81,6 +81,14 @@ func (r RCode) String() string {
 	return "rcode " + strconv.Itoa(int(r))
 }
 
+var _ error = RCode(0)
+
+// Error returns r.String(). An RCode is an error value, as a
+// syscall.Errno is, so that errors.Is finds the code in the error of a
+// negative name query response: errors.Is(err, nbns.RCodeNameError). See
+// [NegativeError].
+func (r RCode) Error() string { return r.String() }
+
 // GoString returns r as Go syntax.
 func (r RCode) GoString() string {
 	return "nbns.RCode(" + strconv.Itoa(int(r)) + ")"

@@ -78,20 +78,21 @@ func (q *NodeStatusRequest) UnmarshalBinary(msg []byte) error {
 	if err != nil {
 		return parseErr("QUESTION_NAME", HeaderLen, err)
 	}
-	if err := checkTypeClass(msg, off, "QUESTION"); err != nil {
+	if err := checkTypeClass(msg, off, "QUESTION", TypeNBSTAT, errType); err != nil {
 		return err
 	}
 	*q = NodeStatusRequest{ID: h.ID, Name: n, Scope: sb.string(q.Scope), Broadcast: h.Broadcast}
 	return nil
 }
 
-// checkTypeClass checks the NBSTAT type and IN class at msg[off:].
-func checkTypeClass(msg []byte, off int, field string) error {
+// checkTypeClass checks that msg[off:] holds the type typ and the class
+// IN, and fails with errWrong for another type.
+func checkTypeClass(msg []byte, off int, field string, typ uint16, errWrong error) error {
 	if len(msg)-off < 4 {
 		return parseErr(field+"_TYPE", off, errShort)
 	}
-	if binary.BigEndian.Uint16(msg[off:]) != TypeNBSTAT {
-		return parseErr(field+"_TYPE", off, errType)
+	if binary.BigEndian.Uint16(msg[off:]) != typ {
+		return parseErr(field+"_TYPE", off, errWrong)
 	}
 	if binary.BigEndian.Uint16(msg[off+2:]) != ClassIN {
 		return parseErr(field+"_CLASS", off+2, errClass)
@@ -388,7 +389,7 @@ func (r *NodeStatusResponse) UnmarshalBinary(msg []byte) error {
 		return parseErr("RR_NAME", off, err)
 	}
 	off = off2
-	if err := checkTypeClass(msg, off, "RR"); err != nil {
+	if err := checkTypeClass(msg, off, "RR", TypeNBSTAT, errType); err != nil {
 		return err
 	}
 	if len(msg)-off < 10 {

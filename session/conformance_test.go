@@ -461,7 +461,191 @@ func tsharkCases() []tsharkCase {
 			},
 		},
 	)
-	return tests
+	return append(tests, nameQueryTsharkCases()...)
+}
+
+// nameQueryTsharkCases are the name query packets (RFC 1002 §4.2.12 to
+// §4.2.16), each built with nbns's encoders: the request as a broadcast
+// and as a WINS query, and each of the four kinds of response.
+//
+// tshark takes every RR_NAME for a NetBIOS name. A redirect's names are
+// plain domain names, so it shows them as "Illegal NetBIOS name", and it
+// has no decoder for the NS and A records, whose RDATA it shows as bytes;
+// it decodes a WACK's RDATA only when the record type is NB, and ours is
+// NULL (0x000A), as nmbd sends it, so that too is bytes.
+func nameQueryTsharkCases() []tsharkCase {
+	labsrv := nbns.MustName("LABSRV", nbns.FileServer)
+	nmbd := nbns.Header{ID: 0x1234, Authoritative: true, RecursionDesired: true, RecursionAvailable: true}
+	return []tsharkCase{
+		{
+			name: "name query request, broadcast",
+			udp:  true,
+			build: func() ([]byte, error) {
+				q := nbns.NameQueryRequest{ID: 0x1234, Name: labsrv, Broadcast: true, RecursionDesired: true}
+				return q.AppendBinary(nil)
+			},
+			want: map[string][]string{
+				"layers":                {"nbns"},
+				"nbns.id":               {"0x1234"},
+				"nbns.flags":            {"0x0110"},
+				"nbns.flags.response":   {"0"},
+				"nbns.flags.opcode":     {"0"},
+				"nbns.flags.recdesired": {"1"},
+				"nbns.flags.broadcast":  {"1"},
+				"nbns.count.queries":    {"1"},
+				"nbns.count.answers":    {"0"},
+				"nbns.count.auth_rr":    {"0"},
+				"nbns.count.add_rr":     {"0"},
+				"nbns.name":             {"LABSRV<20>"},
+				"nbns.type":             {"32"},
+				"nbns.class":            {"1"},
+			},
+		},
+		{
+			name: "name query request, to a WINS server, scoped",
+			udp:  true,
+			build: func() ([]byte, error) {
+				q := nbns.NameQueryRequest{ID: 0xbeef, Name: nbns.MustName("LABGRP", nbns.DomainControllers), Scope: "corp.example", RecursionDesired: true}
+				return q.AppendBinary(nil)
+			},
+			want: map[string][]string{
+				"layers":                {"nbns"},
+				"nbns.flags":            {"0x0100"},
+				"nbns.flags.recdesired": {"1"},
+				"nbns.flags.broadcast":  {"0"},
+				"nbns.count.queries":    {"1"},
+				"nbns.name":             {"LABGRP<1c>.corp.example"},
+				"nbns.type":             {"32"},
+				"nbns.class":            {"1"},
+			},
+		},
+		{
+			name:       "positive name query response, a group of three",
+			udp:        true,
+			fromServer: true,
+			build: func() ([]byte, error) {
+				r := nbns.NameQueryResponse{
+					Header: nmbd,
+					Name:   nbns.MustName("LABGRP", nbns.BrowserElection),
+					TTL:    259200,
+					Entries: []nbns.AddrEntry{
+						{Flags: nbns.NewNBFlags(true, nbns.BNode), Addr: netip.MustParseAddr("198.18.0.2")},
+						{Flags: nbns.NewNBFlags(true, nbns.HNode), Addr: netip.MustParseAddr("198.18.0.3")},
+						{Flags: nbns.NewNBFlags(true, nbns.PNode), Addr: netip.MustParseAddr("255.255.255.255")},
+					},
+				}
+				return r.AppendBinary(nil)
+			},
+			want: map[string][]string{
+				"layers":                   {"nbns"},
+				"nbns.id":                  {"0x1234"},
+				"nbns.flags":               {"0x8580"},
+				"nbns.flags.response":      {"1"},
+				"nbns.flags.opcode":        {"0"},
+				"nbns.flags.authoritative": {"1"},
+				"nbns.flags.recdesired":    {"1"},
+				"nbns.flags.recavail":      {"1"},
+				"nbns.flags.broadcast":     {"0"},
+				"nbns.flags.rcode":         {"0"},
+				"nbns.count.queries":       {"0"},
+				"nbns.count.answers":       {"1"},
+				"nbns.count.auth_rr":       {"0"},
+				"nbns.count.add_rr":        {"0"},
+				"nbns.name":                {"LABGRP<1e> (Browser Election Service)"},
+				"nbns.type":                {"32"},
+				"nbns.class":               {"1"},
+				"nbns.ttl":                 {"259200"},
+				"nbns.data_length":         {"18"},
+				"nbns.nb_flags":            {"0x8000", "0xe000", "0xa000"},
+				"nbns.nb_flags.group":      {"1", "1", "1"},
+				"nbns.nb_flags.ont":        {"0", "3", "1"},
+				"nbns.addr":                {"198.18.0.2", "198.18.0.3", "255.255.255.255"},
+			},
+		},
+		{
+			name:       "negative name query response, NAM_ERR",
+			udp:        true,
+			fromServer: true,
+			build: func() ([]byte, error) {
+				h := nmbd
+				h.RCode = nbns.RCodeNameError
+				r := nbns.NameQueryResponse{Header: h, Kind: nbns.NegativeResponse, Name: nbns.MustName("NOSUCH", nbns.FileServer)}
+				return r.AppendBinary(nil)
+			},
+			want: map[string][]string{
+				"layers":             {"nbns"},
+				"nbns.flags":         {"0x8583"},
+				"nbns.flags.rcode":   {"3"},
+				"nbns.count.answers": {"1"},
+				"nbns.name":          {"NOSUCH<20>"},
+				"nbns.type":          {"10"},
+				"nbns.class":         {"1"},
+				"nbns.ttl":           {"0"},
+				"nbns.data_length":   {"0"},
+			},
+		},
+		{
+			name:       "redirect name query response",
+			udp:        true,
+			fromServer: true,
+			build: func() ([]byte, error) {
+				r := nbns.NameQueryResponse{
+					Header: nbns.Header{ID: 0x1234, RecursionDesired: true},
+					Kind:   nbns.RedirectResponse,
+					TTL:    600,
+					Redirect: nbns.Redirect{
+						Domain: "corp.example", Server: "wins.corp.example", Addr: netip.MustParseAddr("198.18.0.9"),
+					},
+				}
+				return r.AppendBinary(nil)
+			},
+			want: map[string][]string{
+				"layers":                   {"nbns"},
+				"nbns.flags":               {"0x8100"},
+				"nbns.flags.authoritative": {"0"},
+				"nbns.flags.recdesired":    {"1"},
+				"nbns.flags.rcode":         {"0"},
+				"nbns.count.queries":       {"0"},
+				"nbns.count.answers":       {"0"},
+				"nbns.count.auth_rr":       {"1"},
+				"nbns.count.add_rr":        {"1"},
+				"nbns.type":                {"2", "1"}, // NS, A
+				"nbns.class":               {"1", "1"},
+				"nbns.ttl":                 {"600", "600"},
+				"nbns.data_length":         {"19", "4"},
+				"nbns.data": {
+					"04:77:69:6e:73:04:63:6f:72:70:07:65:78:61:6d:70:6c:65:00", // NSD_NAME wins.corp.example
+					"c6:12:00:09", // NSD_IP_ADDR 198.18.0.9
+				},
+			},
+		},
+		{
+			name:       "WACK response",
+			udp:        true,
+			fromServer: true,
+			build: func() ([]byte, error) {
+				r := nbns.NameQueryResponse{
+					Header: nbns.Header{ID: 0x1234, Authoritative: true},
+					Kind:   nbns.WACKResponse, Name: labsrv, TTL: 10, WACKFlags: 0x0100,
+				}
+				return r.AppendBinary(nil)
+			},
+			want: map[string][]string{
+				"layers":                   {"nbns"},
+				"nbns.flags":               {"0xbc00"},
+				"nbns.flags.opcode":        {"7"},
+				"nbns.flags.authoritative": {"1"},
+				"nbns.flags.recdesired":    {"0"},
+				"nbns.count.answers":       {"1"},
+				"nbns.name":                {"LABSRV<20>"},
+				"nbns.type":                {"10"},
+				"nbns.class":               {"1"},
+				"nbns.ttl":                 {"10"},
+				"nbns.data_length":         {"2"},
+				"nbns.data":                {"01:00"}, // the request's OPCODE and NM_FLAGS: RD
+			},
+		},
+	}
 }
 
 // nodeEntry describes one NODE_NAME of a node status response the way a

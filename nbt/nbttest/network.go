@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/session"
 )
 
@@ -28,6 +29,10 @@ var clientAddr = netip.AddrFrom4([4]byte{198, 18, 0, 1})
 // networkPrefix holds every address of a Network: the benchmarking range
 // of RFC 2544, which never reaches the Internet.
 var networkPrefix = netip.MustParsePrefix("198.18.0.0/15")
+
+// broadcastAddr is the broadcast address of networkPrefix, its last
+// address.
+var broadcastAddr = netip.AddrFrom4([4]byte{198, 19, 255, 255})
 
 // maxQueued is how many datagrams a UDP conn holds unread; more are
 // dropped, as by a full receive buffer.
@@ -71,6 +76,15 @@ const maxQueued = 1024
 //     it. A datagram to an address no host has is dropped, and so is one
 //     from any address but a connected conn's peer. At most 1024
 //     datagrams wait unread in a conn; more are dropped.
+//   - UDP broadcast: a datagram to 198.19.255.255, the broadcast address
+//     of the /15 ([Network.BroadcastAddr]), reaches d later every conn
+//     bound to its port, on every host, as if each such conn were bound
+//     to the broadcast address too (as nmbd binds a socket to its
+//     subnet's); never the conn that sent it, and a connected conn only
+//     if it comes from its peer. Nothing comes back for a port that no
+//     conn has. No host has the broadcast address: listening on it
+//     fails. [Network.Listener] opens the unconnected conns that a
+//     broadcast needs, on the client host.
 //
 // Events that are due at one instant happen in the order they were caused.
 // Deadlines, timeouts and errors are those of package net: *[net.OpError]
@@ -130,6 +144,10 @@ const firstEphemeral = 49152
 // RTT returns the round-trip time of the Network, twice its delay.
 func (n *Network) RTT() time.Duration { return 2 * n.delay }
 
+// BroadcastAddr returns the Network's broadcast address, 198.19.255.255:
+// a UDP datagram sent there reaches every conn bound to its port.
+func (n *Network) BroadcastAddr() netip.Addr { return broadcastAddr }
+
 // Connects returns how many TCP connects to addr have been attempted so
 // far, SYNs sent, whether they were accepted, refused, or unanswered.
 func (n *Network) Connects(addr netip.AddrPort) int {
@@ -146,6 +164,31 @@ func (n *Network) Connects(addr netip.AddrPort) int {
 func (n *Network) Dialer() session.ContextDialer { return dialer{n} }
 
 type dialer struct{ n *Network }
+
+// Listener returns a listener of unconnected UDP conns on the Network,
+// which an nbns.Client takes as its Listener for broadcast queries. Its
+// ListenPacket takes the networks "udp" and "udp4" and an IPv4 address
+// and port in 198.18.0.0/15, as [Network.ListenPacket] does, or an
+// unspecified host ("0.0.0.0:0", ":0"), which means the client host,
+// 198.18.0.1, as a socket bound to INADDR_ANY takes the host's address. It
+// fails at once if ctx is done.
+func (n *Network) Listener() nbns.PacketListener { return packetListener{n} }
+
+type packetListener struct{ n *Network }
+
+// ListenPacket opens an unconnected UDP conn on address.
+func (l packetListener) ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error) {
+	if ctx == nil {
+		panic("nbttest: nil context")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	if host, port, err := net.SplitHostPort(address); err == nil && (host == "" || host == "0.0.0.0") {
+		address = net.JoinHostPort(clientAddr.String(), port)
+	}
+	return l.n.ListenPacket(network, address)
+}
 
 // DialContext dials address on network.
 func (d dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
@@ -252,6 +295,9 @@ func parseAddr(address string) (netip.AddrPort, error) {
 // bind returns ap, or an ephemeral port of its host when its port is 0,
 // if used does not report it in use. n.mu must be held.
 func (n *Network) bind(ap netip.AddrPort, used func(netip.AddrPort) bool) (netip.AddrPort, error) {
+	if ap.Addr() == broadcastAddr {
+		return ap, os.NewSyscallError("bind", syscall.EADDRNOTAVAIL)
+	}
 	if ap.Port() == 0 {
 		return n.ephemeral(ap.Addr(), used)
 	}
@@ -289,7 +335,7 @@ func (n *Network) newHost() netip.Addr {
 	defer n.mu.Unlock()
 	for {
 		n.lastHost = n.lastHost.Next()
-		if !networkPrefix.Contains(n.lastHost) {
+		if !networkPrefix.Contains(n.lastHost) || n.lastHost == broadcastAddr {
 			panic("nbttest: Network out of host addresses")
 		}
 		if !n.exists(n.lastHost) {
@@ -832,16 +878,14 @@ func (c *udpConn) send(b []byte, to netip.AddrPort, addr net.Addr) (int, error) 
 
 // deliver runs when d, sent by from, reaches to. n.mu must be held.
 func (n *Network) deliver(from *udpConn, to netip.AddrPort, d datagram) {
+	if to.Addr() == broadcastAddr {
+		n.broadcast(from, to.Port(), d)
+		return
+	}
 	dst := n.udp[to]
 	switch {
 	case dst != nil:
-		if dst.peer.IsValid() && dst.peer != d.from {
-			return // not from the peer: the kernel drops it
-		}
-		if len(dst.queue) < maxQueued {
-			dst.queue = append(dst.queue, d)
-			dst.wake.signal()
-		}
+		dst.enqueue(d)
 	case n.exists(to.Addr()):
 		n.after(n.delay, func() { // the ICMP port unreachable comes back
 			if !from.closed && from.peer == to {
@@ -849,6 +893,34 @@ func (n *Network) deliver(from *udpConn, to netip.AddrPort, d datagram) {
 				from.wake.signal()
 			}
 		})
+	}
+}
+
+// enqueue queues d, which has reached c, unless c is connected to
+// another peer or its queue is full. n.mu must be held.
+func (c *udpConn) enqueue(d datagram) {
+	if c.peer.IsValid() && c.peer != d.from {
+		return // not from the peer: the kernel drops it
+	}
+	if len(c.queue) < maxQueued {
+		c.queue = append(c.queue, d)
+		c.wake.signal()
+	}
+}
+
+// broadcast delivers d, sent by from to the broadcast address, to every
+// other conn bound to port, in the order of their addresses. n.mu must be
+// held.
+func (n *Network) broadcast(from *udpConn, port uint16, d datagram) {
+	var dsts []*udpConn
+	for ap, c := range n.udp {
+		if ap.Port() == port && c != from {
+			dsts = append(dsts, c)
+		}
+	}
+	slices.SortFunc(dsts, func(a, b *udpConn) int { return a.local.Compare(b.local) })
+	for _, c := range dsts {
+		c.enqueue(datagram{bytes.Clone(d.b), d.from})
 	}
 }
 

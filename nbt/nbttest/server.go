@@ -14,13 +14,14 @@ import (
 )
 
 // NameServiceMode says how a [Server]'s name service treats node status
-// queries.
+// and name queries.
 type NameServiceMode int
 
 const (
 	// AnswerQueries answers node status queries for the wildcard name
 	// and for names in the table, as RFC 1002 §5.1.1.5 says; queries for
-	// other names get no answer, as from a real host.
+	// other names get no answer, as from a real host. It answers name
+	// queries as nmbd does (see [Server]).
 	AnswerQueries NameServiceMode = iota
 
 	// DropQueries reads queries and never answers, like a host behind a
@@ -62,11 +63,26 @@ var ForgedName = nbns.MustName("FORGED", nbns.FileServer)
 var SMBServer = nbt.SMBServer
 
 // A Server is a NetBIOS host on loopback or on a [Network]: a name service
-// on UDP that answers node status from Names, and a session service on TCP
-// that answers session requests through Handler. On loopback both listen
-// on ephemeral ports of 127.0.0.1 (or [::1] where IPv4 loopback is
-// missing); on a Network, on the real ports 137 and 139 of a host of its
-// own.
+// on UDP that answers node status and name queries from Names, and a
+// session service on TCP that answers session requests through Handler. On
+// loopback both listen on ephemeral ports of 127.0.0.1 (or [::1] where
+// IPv4 loopback is missing); on a Network, on the real ports 137 and 139
+// of a host of its own.
+//
+// The name service answers a NAME QUERY REQUEST (RFC 1002 §4.2.12) as
+// Samba's nmbd does (source3/nmbd/nmbd_incomingrequests.c,
+// process_name_query_request):
+//
+//   - a unicast query (B clear) for a name in Names gets a positive
+//     response (flags 0x8580, TTL 259200 s, nmbd's max ttl) with one entry:
+//     the Server's IPv4 address, with the name's G and ONT flags;
+//   - a unicast query for another name gets a NAM_ERR negative response
+//     (flags 0x8583, record type NULL) when it has RD clear, and no answer
+//     when it has RD set, unless the Server is a WINS server (see WINS);
+//   - a broadcast query (B set) is answered only for a name in Names, and
+//     never with a negative response.
+//
+// WACK, Redirect, AnswerBroadcastTwice and NameDelay change that.
 //
 // Set the fields before Start; NewServer starts at once with the defaults.
 type Server struct {
@@ -81,11 +97,39 @@ type Server struct {
 	// NameService is how the name service treats queries.
 	NameService NameServiceMode
 
-	// NameDelay delays each node status answer.
+	// NameDelay delays each answer of the name service: node status, and
+	// name query responses but a WACK.
 	NameDelay time.Duration
 
 	// Forgeries are sent, in order, before each node status answer.
 	Forgeries []Forgery
+
+	// WINS, when not nil, makes the name service a WINS server as well
+	// (an NBNS, RFC 1001 §15.1.2), as nmbd with "wins support = yes": a
+	// unicast name query with RD set is answered from Names and from
+	// these names of other hosts, and a name in neither gets a NAM_ERR
+	// negative response. The entries go out as they are: a WINS server
+	// answers a normal group name with 255.255.255.255, and nmbd some with
+	// 0.0.0.0. A broadcast query is not answered from WINS.
+	WINS map[nbns.Name][]nbns.AddrEntry
+
+	// WACK, when not zero, makes the name service send a WAIT FOR
+	// ACKNOWLEDGEMENT RESPONSE (RFC 1002 §4.2.16) with this TTL, in
+	// seconds, at once for each unicast name query it will answer, and
+	// the answer NameDelay later. With a NameDelay longer than the
+	// client waits, the client gets only WACKs.
+	WACK uint32
+
+	// Redirect, when valid, makes the name service answer each unicast
+	// name query with a REDIRECT NAME QUERY RESPONSE (RFC 1002 §4.2.15)
+	// to the NBNS at this IPv4 address, named RedirectNBNS (NSD_NAME), for
+	// the domain of the query's scope.
+	Redirect netip.Addr
+
+	// AnswerBroadcastTwice sends each answer to a broadcast name query
+	// twice, as nmbd does: it hears the broadcast on two sockets, one
+	// bound to 0.0.0.0:137 and one to the subnet's broadcast address.
+	AnswerBroadcastTwice bool
 
 	// Handler answers session requests. Nil means accept every request
 	// and echo the session messages back.
@@ -123,6 +167,7 @@ type Server struct {
 	conns       map[net.Conn]struct{}
 	requests    []session.Request
 	queries     int
+	nameQueries int
 	connections int
 	closed      chan struct{}
 	wg          sync.WaitGroup
@@ -282,6 +327,14 @@ func (s *Server) NodeStatusQueries() int {
 	return s.queries
 }
 
+// NameQueries returns how many name queries the name service has
+// received, unicast and broadcast, answered or not.
+func (s *Server) NameQueries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nameQueries
+}
+
 // Connections returns how many TCP connections the session service has
 // accepted, served or reset because MaxSessions were being served.
 func (s *Server) Connections() int {
@@ -329,6 +382,11 @@ func (s *Server) serveNames() {
 		if err != nil {
 			return
 		}
+		var nq nbns.NameQueryRequest
+		if nq.UnmarshalBinary(buf[:n]) == nil {
+			s.serveNameQuery(nq, from)
+			continue
+		}
 		var q nbns.NodeStatusRequest
 		if q.UnmarshalBinary(buf[:n]) != nil {
 			continue
@@ -358,6 +416,126 @@ func (s *Server) serveNames() {
 			}
 		})
 	}
+}
+
+// NameTTL is the TTL of a Server's positive name query responses: 259200
+// s, three days, nmbd's default "max ttl".
+const NameTTL = 259200
+
+// RedirectNBNS is the NSD_NAME of a Server's redirects.
+const RedirectNBNS = "nbns.nbttest"
+
+// serveNameQuery answers the name query q from from, as the Server's doc
+// says.
+func (s *Server) serveNameQuery(q nbns.NameQueryRequest, from net.Addr) {
+	s.mu.Lock()
+	s.nameQueries++
+	s.mu.Unlock()
+	if s.NameService == DropQueries {
+		return
+	}
+	r := s.nameAnswer(q)
+	if r == nil {
+		return
+	}
+	b, err := r.MarshalBinary()
+	if err != nil {
+		return
+	}
+	switch {
+	case q.Broadcast && s.AnswerBroadcastTwice:
+		s.sendAfter(s.NameDelay, from, b, b)
+	case q.Broadcast:
+		s.sendAfter(s.NameDelay, from, b)
+	default:
+		if s.WACK != 0 {
+			w := nbns.NameQueryResponse{
+				Header:    nbns.Header{ID: q.ID, Authoritative: true},
+				Kind:      nbns.WACKResponse,
+				Name:      q.Name,
+				Scope:     q.Scope,
+				TTL:       s.WACK,
+				WACKFlags: wackFlags(q),
+			}
+			if wb, err := w.MarshalBinary(); err == nil {
+				s.pc.WriteTo(wb, from)
+			}
+		}
+		s.sendAfter(s.NameDelay, from, b)
+	}
+}
+
+// sendAfter sends the datagrams bs to to, d from now, unless the Server
+// closes first.
+func (s *Server) sendAfter(d time.Duration, to net.Addr, bs ...[]byte) {
+	s.wg.Go(func() {
+		if !s.wait(d) {
+			return
+		}
+		for _, b := range bs {
+			s.pc.WriteTo(b, to)
+		}
+	})
+}
+
+// wackFlags returns the RDATA of a WACK for q: its OPCODE and NM_FLAGS.
+func wackFlags(q nbns.NameQueryRequest) uint16 {
+	h := nbns.Header{RecursionDesired: q.RecursionDesired, Broadcast: q.Broadcast}
+	b, _ := h.AppendBinary(nil)
+	return uint16(b[2])<<8 | uint16(b[3])
+}
+
+// nameAnswer returns the Server's answer to the name query q, or nil for
+// none.
+func (s *Server) nameAnswer(q nbns.NameQueryRequest) *nbns.NameQueryResponse {
+	// nmbd's flags: R, AA, RD and RA (0x8580, RFC 1002 §4.2.15 asks for AA
+	// and RA from an end node).
+	h := nbns.Header{ID: q.ID, Authoritative: true, RecursionDesired: true, RecursionAvailable: true}
+	if !q.Broadcast && s.Redirect.IsValid() {
+		return &nbns.NameQueryResponse{
+			Header: nbns.Header{ID: q.ID, RecursionDesired: true},
+			Kind:   nbns.RedirectResponse,
+			TTL:    NameTTL,
+			Redirect: nbns.Redirect{
+				Domain: q.Scope,
+				Server: RedirectNBNS,
+				Addr:   s.Redirect,
+			},
+		}
+	}
+	if entries, ok := s.owners(q.Name); ok {
+		if entries == nil {
+			return nil // no IPv4 address to give
+		}
+		return &nbns.NameQueryResponse{Header: h, Name: q.Name, Scope: q.Scope, TTL: NameTTL, Entries: entries}
+	}
+	if !q.Broadcast && q.RecursionDesired && s.WINS != nil {
+		if entries, ok := s.WINS[q.Name]; ok {
+			return &nbns.NameQueryResponse{Header: h, Name: q.Name, Scope: q.Scope, TTL: NameTTL, Entries: entries}
+		}
+	}
+	if q.Broadcast || q.RecursionDesired && s.WINS == nil {
+		return nil // nmbd never answers a broadcast negatively, nor an RD query without WINS
+	}
+	h.RCode = nbns.RCodeNameError
+	return &nbns.NameQueryResponse{Header: h, Kind: nbns.NegativeResponse, Name: q.Name, Scope: q.Scope}
+}
+
+// owners reports whether n is in Names, and returns its entry: the
+// Server's address with the name's flags, or nil when the Server has no
+// IPv4 address.
+func (s *Server) owners(n nbns.Name) ([]nbns.AddrEntry, bool) {
+	for _, e := range s.Names {
+		if e.Name != n {
+			continue
+		}
+		addr := s.NameAddr.Addr().Unmap()
+		if !addr.Is4() {
+			return nil, true
+		}
+		return []nbns.AddrEntry{{Flags: nbns.NewNBFlags(e.Flags.Group(), e.Flags.OwnerNodeType()), Addr: addr}}, true
+	}
+	return nil, false
 }
 
 // has reports whether the host answers node status for name: the wildcard
