@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,17 +20,20 @@ func ipv6Error(ip string) error {
 	return &net.AddrError{Err: "an IPv6 address: NetBIOS over TCP runs over IPv4 only (RFC 1001/1002)", Addr: ip}
 }
 
-// target is what a dial goes to: the session service's address and what
-// the caller named.
+// target is what a dial goes to: the session service's addresses and
+// what the caller named.
 type target struct {
-	addr  netip.AddrPort
-	host  string    // the host name dialed, in canonical form; "" for an address
-	label nbns.Name // the called name made of host's first label; zero for an address
+	addrs  []netip.AddrPort // in the order to try them
+	host   string           // the host name dialed, in canonical form; "" for an address
+	label  nbns.Name        // the called name made of host's first label; zero for an address
+	called nbns.Name        // for a NetBIOS name its Resolver found: the only name to call
 }
 
 // lookupTarget parses address, "host", "host:port" or "[host]:port", and
 // resolves its host. The port is 139 when absent and may be a service
-// name, as with net.Dial. Only an IPv4 unicast address is a target.
+// name, as with net.Dial. Only IPv4 unicast addresses are targets. A
+// NetBIOS name (see [IsNetBIOSName]) is looked up by the Dialer's
+// Resolver, as NAME<20>; a name longer or with a dot by its DNS.
 func (d *Dialer) lookupTarget(ctx context.Context, address string) (target, error) {
 	host, ps, err := splitHostPort(address)
 	if err != nil {
@@ -39,7 +43,6 @@ func (d *Dialer) lookupTarget(ctx context.Context, address string) (target, erro
 	if err != nil {
 		return target{}, err
 	}
-	var t target
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if ip.Zone() != "" || !ip.Unmap().Is4() {
 			return target{}, ipv6Error(host)
@@ -48,40 +51,127 @@ func (d *Dialer) lookupTarget(ctx context.Context, address string) (target, erro
 		if err := checkUnicast(ip); err != nil {
 			return target{}, err
 		}
-		t.addr = netip.AddrPortFrom(ip, port)
-		return t, nil
+		return target{addrs: []netip.AddrPort{netip.AddrPortFrom(ip, port)}}, nil
 	}
 	if err := checkHostName(host); err != nil {
 		return target{}, err
 	}
-	r := d.Resolver
-	if r == nil {
-		r = net.DefaultResolver
+	t := target{host: canonicalHost(host)}
+	t.label, _ = labelName(host)
+	if IsNetBIOSName(host) {
+		return d.lookupNetBIOS(ctx, t, port)
 	}
-	ips, err := r.LookupNetIP(ctx, "ip4", host)
+	ips, err := d.resolver().dns().LookupNetIP(ctx, "ip4", host)
 	if err != nil {
 		return target{}, err
 	}
+	if t.addrs, err = unicastAddrs(host, ips, port); err != nil {
+		return target{}, err
+	}
+	t.addrs = t.addrs[:1]
+	return t, nil
+}
+
+// lookupNetBIOS looks t's host up as the NetBIOS name NAME<20> with the
+// Dialer's Resolver. When a NetBIOS source found it, every unique owner
+// that is a host is a target, nearest first, and the name is the one to
+// call; when DNS found it, it is a host name, dialed as one.
+func (d *Dialer) lookupNetBIOS(ctx context.Context, t target, port uint16) (target, error) {
+	owners, err := d.resolver().LookupName(ctx, t.label)
+	if err != nil {
+		return target{}, err
+	}
+	var ips []netip.Addr
+	fromDNS := true
+	for _, o := range owners {
+		if o.IsHost() && !o.Group && !slices.Contains(ips, o.Addr) {
+			ips = append(ips, o.Addr)
+			fromDNS = fromDNS && o.Origin == SourceDNS
+		}
+	}
+	if t.addrs, err = unicastAddrs(t.host, ips, port); err != nil {
+		return target{}, err
+	}
+	if fromDNS {
+		t.addrs = t.addrs[:1]
+		return t, nil
+	}
+	sortNearest(t.addrs)
+	t.called = t.label
+	return t, nil
+}
+
+// unicastAddrs returns the IPv4 unicast addresses of ips, with port.
+func unicastAddrs(host string, ips []netip.Addr, port uint16) ([]netip.AddrPort, error) {
+	var addrs []netip.AddrPort
 	var refused error
 	for _, ip := range ips {
 		ip = ip.Unmap()
 		if !ip.Is4() {
 			continue
 		}
-		if refused = checkUnicast(ip); refused == nil {
-			t.addr = netip.AddrPortFrom(ip, port)
-			break
+		if err := checkUnicast(ip); err != nil {
+			refused = err
+			continue
 		}
+		addrs = append(addrs, netip.AddrPortFrom(ip, port))
 	}
 	switch {
-	case !t.addr.IsValid() && refused != nil:
-		return target{}, &net.DNSError{Err: "resolves to no unicast IPv4 address: " + refused.Error(), Name: host, IsNotFound: true}
-	case !t.addr.IsValid():
-		return target{}, &net.DNSError{Err: "no IPv4 address", Name: host, IsNotFound: true}
+	case len(addrs) == 0 && refused != nil:
+		return nil, &net.DNSError{Err: "resolves to no unicast IPv4 address: " + refused.Error(), Name: host, IsNotFound: true}
+	case len(addrs) == 0:
+		return nil, &net.DNSError{Err: "no IPv4 address", Name: host, IsNotFound: true}
 	}
-	t.host = canonicalHost(host)
-	t.label, _ = labelName(host)
-	return t, nil
+	return addrs, nil
+}
+
+// sortNearest moves the addresses on the network of a local interface to
+// the front, keeping the order within each part, as Samba sorts a WINS
+// server's answer ("an IP that is not reachable from our subnet") and
+// Windows prefers the calling interface's subnet (KB Q216471).
+func sortNearest(addrs []netip.AddrPort) {
+	if len(addrs) < 2 {
+		return
+	}
+	nets := localNetworks()
+	near := func(a netip.AddrPort) bool {
+		for _, n := range nets {
+			if n.Contains(a.Addr()) {
+				return true
+			}
+		}
+		return false
+	}
+	slices.SortStableFunc(addrs, func(a, b netip.AddrPort) int {
+		switch na, nb := near(a), near(b); {
+		case na && !nb:
+			return -1
+		case nb && !na:
+			return 1
+		}
+		return 0
+	})
+}
+
+// localNetworks returns the IPv4 networks of this host's interfaces.
+func localNetworks() []netip.Prefix {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var nets []netip.Prefix
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(n.IP)
+		ones, bits := n.Mask.Size()
+		if ok && ip.Unmap().Is4() && bits == 32 {
+			nets = append(nets, netip.PrefixFrom(ip.Unmap(), ones).Masked())
+		}
+	}
+	return nets
 }
 
 // splitHostPort splits address into host and port; the port is "" when
@@ -141,11 +231,7 @@ func (d *Dialer) lookupPort(ctx context.Context, ps string) (uint16, error) {
 	if ps[0] >= '0' && ps[0] <= '9' {
 		return 0, &net.AddrError{Err: "invalid port", Addr: ps}
 	}
-	r := d.Resolver
-	if r == nil {
-		r = net.DefaultResolver
-	}
-	p, err := r.LookupPort(ctx, "tcp", ps) // /etc/services: no traffic
+	p, err := d.resolver().dns().LookupPort(ctx, "tcp", ps) // /etc/services: no traffic
 	switch {
 	case err != nil && strings.EqualFold(ps, "netbios-ssn"):
 		return Port, nil // known without /etc/services

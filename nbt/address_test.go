@@ -153,7 +153,7 @@ func TestHostNameRefusedTargets(t *testing.T) {
 	for _, ip := range []string{"255.255.255.255", "224.0.0.251", "0.0.0.0"} {
 		rec := &recordingDialer{}
 		d := recordingNBT(rec)
-		d.Resolver = fakeDNS(t, netip.MustParseAddr(ip))
+		d.Resolver = &nbt.Resolver{DNS: fakeDNS(t, netip.MustParseAddr(ip)), NoBroadcast: true}
 		_, err := d.Dial("tcp", "printer.example")
 		if err == nil || !strings.Contains(err.Error(), "lookup printer.example") || !strings.Contains(err.Error(), "no unicast IPv4 address") {
 			t.Errorf("%s: %v; want the lookup refused", ip, err)

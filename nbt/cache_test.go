@@ -49,7 +49,7 @@ func TestCacheKeyedByHostName(t *testing.T) {
 			defer s.Close()
 			d := s.Dialer()
 			d.Policy = tt.policy
-			d.Resolver = fakeDNS(t, s.Addr.Addr())
+			d.Resolver = &nbt.Resolver{DNS: fakeDNS(t, s.Addr.Addr()), NoBroadcast: true}
 			port := portOf(s.Addr)
 			var got [][]string
 			for _, host := range []string{"alpha.example", "beta.example", s.Addr.Addr().String(), "ALPHA.example."} {

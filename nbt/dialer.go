@@ -51,8 +51,10 @@ type Dialer struct {
 	// NetDialer opens TCP connections. Nil means a zero *net.Dialer.
 	NetDialer session.ContextDialer
 
-	// Resolver looks up host names. Nil means net.DefaultResolver.
-	Resolver *net.Resolver
+	// Resolver looks up host names: a NetBIOS name (at most 15 bytes, no
+	// dot) through its resolution order, as NAME<20>; any other name
+	// through its DNS. Nil means DefaultResolver.
+	Resolver *Resolver
 
 	// MaxConnects bounds the TCP connections one session request opens,
 	// the first and those that follow retargets. Zero means
@@ -147,12 +149,29 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if err != nil {
 		return nil, opErr(nil, err)
 	}
-	s := newDial(ctx, d, tg)
-	c, err := s.result(s.run(ctx, tg.label))
-	if err != nil {
-		return nil, opErr(net.TCPAddrFromAddrPort(tg.addr), err)
+	var prior []Attempt
+	for i := 0; ; i++ {
+		s := newDial(ctx, d, tg, tg.addrs[i], prior)
+		c, err := s.result(s.run(ctx, tg.label))
+		if err == nil {
+			return c, nil
+		}
+		if i+1 == len(tg.addrs) || ctx.Err() != nil {
+			return nil, opErr(net.TCPAddrFromAddrPort(tg.addrs[0]), err)
+		}
+		prior = err.Attempts // on to the next address at once
 	}
-	return c, nil
+}
+
+// DefaultResolver is the Resolver of Dialers whose Resolver is nil, as
+// Windows keeps one NetBIOS name cache for the whole system.
+var DefaultResolver = &Resolver{}
+
+func (d *Dialer) resolver() *Resolver {
+	if d.Resolver == nil {
+		return DefaultResolver
+	}
+	return d.Resolver
 }
 
 // calling returns the calling name of a dial.

@@ -307,7 +307,7 @@ func TestHostName(t *testing.T) {
 	defer s.Close()
 	d := s.Dialer()
 	d.Policy = nbt.SP5
-	d.Resolver = fakeDNS(t, netip.MustParseAddr("127.0.0.1"))
+	d.Resolver = &nbt.Resolver{DNS: fakeDNS(t, netip.MustParseAddr("127.0.0.1")), NoBroadcast: true}
 	c, err := d.DialContext(t.Context(), "tcp", "averylonghostname.example.test:"+portOf(s.Addr))
 	if err != nil {
 		t.Fatal(err)

@@ -16,14 +16,16 @@ import (
 // dial is the state of one dial. Its steps may run concurrently: mu
 // guards what they share.
 type dial struct {
-	d       *Dialer
-	policy  Policy
-	addr    netip.AddrPort // the session service
-	host    string         // the host name dialed, canonical; "" for an address
-	trace   *ClientTrace
-	calling nbns.Name
-	cache   *NameCache
-	caller  context.Context // the caller's context, with the Dialer's Timeout
+	d        *Dialer
+	policy   Policy
+	addr     netip.AddrPort // the session service
+	host     string         // the host name dialed, canonical; "" for an address
+	called   nbns.Name      // the only name to call, when discovery is not needed
+	resolver *Resolver      // the Resolver that found called, which forgets it when refused
+	trace    *ClientTrace
+	calling  nbns.Name
+	cache    *NameCache
+	caller   context.Context // the caller's context, with the Dialer's Timeout
 
 	sd     session.Dialer  // the session step's dialer, its Trace the dial's adapter
 	steps  context.Context // the context of the dial's steps, set by netbios
@@ -35,11 +37,16 @@ type dial struct {
 	hops     []int // indexes in attempts of the current session step's connections
 }
 
-// newDial returns the state of a dial by d, which the dial owns, to addr.
-func newDial(ctx context.Context, d *Dialer, t target) *dial {
+// newDial returns the state of a dial by d, which the dial owns, to addr,
+// one of t's addresses; prior are the attempts of the dial's earlier
+// addresses.
+func newDial(ctx context.Context, d *Dialer, t target, addr netip.AddrPort, prior []Attempt) *dial {
 	s := &dial{
-		d: d, policy: d.Policy, addr: t.addr, host: t.host, trace: ContextClientTrace(ctx), calling: d.calling(),
-		cache: d.nameCache(), caller: ctx,
+		d: d, policy: d.Policy, addr: addr, host: t.host, called: d.CalledName, trace: ContextClientTrace(ctx), calling: d.calling(),
+		cache: d.nameCache(), caller: ctx, attempts: slices.Clone(prior),
+	}
+	if s.called.IsZero() && !t.called.IsZero() {
+		s.called, s.resolver = t.called, d.resolver()
 	}
 	s.sd = session.Dialer{
 		NetDialer:   d.NetDialer,
@@ -91,7 +98,7 @@ func (s *dial) callerErr() error {
 
 // result wraps up the dial: the conn with what the dial learned, or a
 // DialError listing every step.
-func (s *dial) result(c *Conn, err error) (*Conn, error) {
+func (s *dial) result(c *Conn, err error) (*Conn, *DialError) {
 	s.mu.Lock()
 	attempts := slices.Clone(s.attempts)
 	table := s.table
@@ -120,7 +127,7 @@ func (s *dial) cacheKey() cacheKey { return cacheKey{host: s.host, addr: s.addr}
 // cached returns the called name the cache holds for the host, unless the
 // caller chose the name.
 func (s *dial) cached() nbns.Name {
-	if !s.d.CalledName.IsZero() {
+	if !s.called.IsZero() {
 		return nbns.Name{}
 	}
 	n, _ := s.cache.get(s.cacheKey(), time.Now())
@@ -178,7 +185,7 @@ func (s *dial) run(ctx context.Context, label nbns.Name) (*Conn, error) {
 // abandons the steps still running, waits for each, and closes what they
 // opened.
 func (s *dial) netbios(ctx context.Context, label nbns.Name) (*Conn, error) {
-	p := newPlan(s.policy, s.d.CalledName, s.cached(), label)
+	p := newPlan(s.policy, s.called, s.cached(), label)
 	steps, abandon := context.WithCancel(ctx)
 	defer abandon()
 	s.steps = steps
@@ -405,10 +412,14 @@ func (s *dial) session(ctx context.Context, nc net.Conn, called nbns.Name) (*Con
 		}
 		s.mu.Unlock()
 	}
-	discovered := s.d.CalledName.IsZero() // the caller's own choice is not learned
+	discovered := s.called.IsZero() // the caller's choice, or the name looked up, is not learned
 	if err != nil {
-		if discovered && tryNext(err) {
+		switch {
+		case !tryNext(err):
+		case discovered:
 			s.cache.forget(s.cacheKey(), called)
+		case s.resolver != nil:
+			s.resolver.forget(called, s.addr.Addr()) // the host does not have the name it was found under
 		}
 		return nil, err
 	}

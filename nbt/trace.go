@@ -34,6 +34,32 @@ type ClientTrace struct {
 	// SessionResponse is called with the answer to a session request:
 	// positive, negative with its code, or a retarget.
 	SessionResponse func(SessionResponseInfo)
+
+	// LookupStart is called when a [Resolver] starts a step of a name
+	// lookup: an LMHOSTS or DNS lookup, a query to a WINS server, or a
+	// broadcast query.
+	LookupStart func(LookupStartInfo)
+
+	// LookupDone is called when the step has ended, with the owners it
+	// found or why it found none.
+	LookupDone func(LookupDoneInfo)
+}
+
+// LookupStartInfo is passed to ClientTrace.LookupStart.
+type LookupStartInfo struct {
+	Name    nbns.Name
+	Source  Source
+	Servers []netip.Addr // the WINS server, or the broadcast addresses
+}
+
+// LookupDoneInfo is passed to ClientTrace.LookupDone.
+type LookupDoneInfo struct {
+	Name     nbns.Name
+	Source   Source
+	Servers  []netip.Addr
+	Owners   []NameOwner // what the step found; nil with Err
+	Err      error
+	Duration time.Duration
 }
 
 // NodeStatusStartInfo is passed to ClientTrace.NodeStatusStart.
@@ -98,6 +124,8 @@ func (t *ClientTrace) compose(old *ClientTrace) *ClientTrace {
 		ConnectDone:     join(t.ConnectDone, old.ConnectDone),
 		SessionRequest:  join(t.SessionRequest, old.SessionRequest),
 		SessionResponse: join(t.SessionResponse, old.SessionResponse),
+		LookupStart:     join(t.LookupStart, old.LookupStart),
+		LookupDone:      join(t.LookupDone, old.LookupDone),
 	}
 }
 
