@@ -1,12 +1,22 @@
 // Command nbtdial opens a NetBIOS session to an SMB server on TCP 139 the
 // way Windows NT did, and shows each step.
 //
-//	nbtdial [-policy race|presp5|sp5] [-name NAME] [-v] [-smb2] [-timeout 10s] [-ns-port 137] HOST[:PORT]
+//	nbtdial [-policy race|presp5|sp5] [-name NAME] [-v] [-smb2] [-timeout 10s] [-ns-port 137]
+//	        [-U ADDR[:PORT]]... [-B ADDR[:PORT]]... [-lmhosts FILE] [-order "lmhosts wins host bcast"] [-no-bcast]
+//	        HOST[:PORT]
 //
-// HOST is an IPv4 address or a host name; PORT, a number or a service name
-// such as netbios-ssn, is 139 when absent. NetBIOS over TCP has no IPv6
-// (RFC 1001/1002): an IPv6 address is refused, an IPv4-mapped one is read
-// as IPv4.
+// HOST is an IPv4 address, a NetBIOS name or a host name; PORT, a number or
+// a service name such as netbios-ssn, is 139 when absent. NetBIOS over TCP
+// has no IPv6 (RFC 1001/1002): an IPv6 address is refused, an IPv4-mapped
+// one is read as IPv4.
+//
+// A HOST of at most 15 bytes without a dot is a NetBIOS name: it is looked
+// up as NAME<20>, with the flags -U (WINS servers), -B (broadcast
+// addresses), -lmhosts, -order and -no-bcast, which mean what they mean to
+// nbtlookup, and when a NetBIOS step finds it, NAME<20> is the only called
+// name tried. Any other HOST is looked up in DNS. -ns-port is the port of
+// the node status queries to the server, not of name queries: those go to
+// the port of -U or -B, 137 when absent.
 //
 // It prints one line per step and a last line starting "connected" with
 // the called name the server accepted. With -v it prints every trace event
@@ -26,6 +36,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/netbios-go/netbios/nbns"
@@ -45,10 +56,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "print every trace event with its time")
 	smb2 := fs.Bool("smb2", false, "send an SMB2 NEGOTIATE after connecting and print the dialect")
 	timeout := fs.Duration("timeout", 10*time.Second, fmt.Sprintf("bound on the whole dial, then on the SMB2 NEGOTIATE (0: %v, negative: none)", nbt.DefaultTimeout))
-	nsPort := fs.Uint("ns-port", nbns.Port, "UDP `port` of the name service")
+	nsPort := fs.Uint("ns-port", nbns.Port, "UDP `port` of the server's name service, for node status")
+	var rf resolverFlags
+	rf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nbtdial [flags] HOST[:PORT]")
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, resolverUsage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -70,7 +84,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nbtdial: invalid -ns-port %d: want 1 to 65535\n", *nsPort)
 		return 2
 	}
-	d := &nbt.Dialer{Policy: policy, Timeout: *timeout, NameServicePort: uint16(*nsPort)}
+	r, err := rf.resolver()
+	if err != nil {
+		fmt.Fprintln(stderr, "nbtdial:", err)
+		return 2
+	}
+	d := &nbt.Dialer{Policy: policy, Timeout: *timeout, NameServicePort: uint16(*nsPort), Resolver: r}
 	if *name != "" {
 		n, err := parseName(*name)
 		if err != nil {
@@ -80,7 +99,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		d.CalledName = n
 	}
 	if *verbose {
-		ctx = nbt.WithClientTrace(ctx, trace(stdout, time.Now()))
+		t, stop := trace(stdout, time.Now())
+		defer stop()
+		ctx = nbt.WithClientTrace(ctx, t)
 	}
 
 	start := time.Now()
@@ -129,13 +150,24 @@ func badAddress(err error) bool {
 	return errors.As(err, &de) && len(de.Attempts) == 0 && errors.As(err, &ae)
 }
 
-// parseName reads -name: NAME<XX> as nbns.ParseName reads it after
-// upper-casing, or a bare name, which gets suffix <20>.
+// parseName reads -name: NAME<XX> as nbns.ParseName reads it, then
+// upper-cased (but for its \xHH escapes), or a bare name, which gets
+// suffix <20>.
 func parseName(s string) (nbns.Name, error) {
-	if strings.HasSuffix(s, ">") {
-		return nbns.ParseName(strings.ToUpper(s))
+	if !strings.HasSuffix(s, ">") {
+		return nbns.NewName(s, nbns.FileServer)
 	}
-	return nbns.NewName(s, nbns.FileServer)
+	n, err := nbns.ParseName(s)
+	if err != nil {
+		return n, err
+	}
+	b := n.Bytes()
+	for i, c := range b[:nbns.NameLen-1] {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return nbns.NameFromBytes(b), nil
 }
 
 func printSteps(w io.Writer, attempts []nbt.Attempt) {
@@ -144,12 +176,32 @@ func printSteps(w io.Writer, attempts []nbt.Attempt) {
 	}
 }
 
-// trace prints each event with the time since start.
-func trace(w io.Writer, start time.Time) *nbt.ClientTrace {
+// trace prints each event with the time since start, until stop is
+// called: a lookup the dial gave up on may still end later.
+func trace(w io.Writer, start time.Time) (t *nbt.ClientTrace, stop func()) {
+	var mu sync.Mutex // hooks may run concurrently
+	stopped := false
 	at := func(format string, args ...any) {
-		fmt.Fprintf(w, "%9s  "+format+"\n", append([]any{time.Since(start).Round(10 * time.Microsecond)}, args...)...)
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			fmt.Fprintf(w, "%9s  "+format+"\n", append([]any{time.Since(start).Round(10 * time.Microsecond)}, args...)...)
+		}
+	}
+	stop = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
 	}
 	return &nbt.ClientTrace{
+		LookupStart: func(i nbt.LookupStartInfo) {
+			s := nbt.LookupStep{Source: i.Source, Servers: i.Servers}.String()
+			s, _, _ = strings.Cut(s, ": ") // the source and servers, without the outcome
+			at("lookup %v: %s ...", i.Name, s)
+		},
+		LookupDone: func(i nbt.LookupDoneInfo) {
+			at("lookup %v: %v", i.Name, nbt.LookupStep{Source: i.Source, Servers: i.Servers, Owners: len(i.Owners), Err: i.Err, Duration: i.Duration})
+		},
 		NodeStatusStart: func(i nbt.NodeStatusStartInfo) { at("node status query for %v to %v", i.Name, i.Addr) },
 		NodeStatusDone: func(i nbt.NodeStatusDoneInfo) {
 			if i.Err != nil {
@@ -181,5 +233,5 @@ func trace(w io.Writer, start time.Time) *nbt.ClientTrace {
 			}
 			at("session response: %s", i.Response.String())
 		},
-	}
+	}, stop
 }

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/cloudsoda/go-smb2 v0.0.0-20260918041005-0c5d69b69701
+	github.com/google/go-cmp v0.7.0
 	github.com/netbios-go/netbios v0.0.0
 )
 

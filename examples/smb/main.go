@@ -3,7 +3,16 @@
 // nbt.Dialer.
 //
 //	smb [-policy race|presp5|sp5] [-name NAME] [-user U -password P] [-timeout D]
-//	    [-ns-port N] [-list] [-o FILE] HOST[:PORT] [SHARE [PATH]]
+//	    [-ns-port N] [-U ADDR[:PORT]]... [-B ADDR[:PORT]]... [-lmhosts FILE]
+//	    [-order "lmhosts wins host bcast"] [-no-bcast] [-list] [-o FILE] HOST[:PORT] [SHARE [PATH]]
+//
+// HOST is an IPv4 address, a NetBIOS name or a host name. A HOST of at
+// most 15 bytes without a dot is a NetBIOS name, looked up as NAME<20>
+// with the flags -U (WINS servers), -B (broadcast addresses), -lmhosts,
+// -order and -no-bcast, which mean what they mean to nbtlookup; any other
+// HOST is looked up in DNS. -ns-port is the port of the node status
+// queries to the server; name queries go to the port of -U or -B, 137
+// when absent.
 //
 // With -list, or with no SHARE, it prints the names of the shares, one a
 // line. With SHARE and PATH it copies the file to standard output, or to
@@ -86,12 +95,15 @@ func parse(args []string, stderr io.Writer) (*options, time.Duration, int) {
 	user := fs.String("user", "", "`user` to log on as; guest when empty")
 	password := fs.String("password", "", "`password` of -user")
 	timeout := fs.Duration("timeout", time.Minute, "bound on the whole run, dial and transfer; 0 for none")
-	nsPort := fs.Uint("ns-port", nbns.Port, "UDP `port` of the name service")
+	nsPort := fs.Uint("ns-port", nbns.Port, "UDP `port` of the server's name service, for node status")
+	var rf resolverFlags
+	rf.register(fs)
 	list := fs.Bool("list", false, "print the share names")
 	out := fs.String("o", "", "write the file to `FILE` instead of standard output")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: smb [flags] HOST[:PORT] [SHARE [PATH]]")
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, resolverUsage)
 	}
 	usage := func(format string, args ...any) (*options, time.Duration, int) {
 		fmt.Fprintf(stderr, "smb: "+format+"\n", args...)
@@ -139,6 +151,11 @@ func parse(args []string, stderr io.Writer) (*options, time.Duration, int) {
 	if o.host == "" {
 		return usage("empty HOST in %q", o.address)
 	}
+	r, err := rf.resolver()
+	if err != nil {
+		return usage("%v", err)
+	}
+	o.dialer.Resolver = r
 	o.dialer.NameServicePort = uint16(*nsPort)
 	o.dialer.Policy = policy
 	if *name != "" {
@@ -151,13 +168,24 @@ func parse(args []string, stderr io.Writer) (*options, time.Duration, int) {
 	return o, *timeout, -1
 }
 
-// parseName reads -name: NAME<XX> as nbns.ParseName reads it after
-// upper-casing, or a bare name, which gets suffix <20>.
+// parseName reads -name: NAME<XX> as nbns.ParseName reads it, then
+// upper-cased (but for its \xHH escapes), or a bare name, which gets
+// suffix <20>.
 func parseName(s string) (nbns.Name, error) {
-	if strings.HasSuffix(s, ">") {
-		return nbns.ParseName(strings.ToUpper(s))
+	if !strings.HasSuffix(s, ">") {
+		return nbns.NewName(s, nbns.FileServer)
 	}
-	return nbns.NewName(s, nbns.FileServer)
+	n, err := nbns.ParseName(s)
+	if err != nil {
+		return n, err
+	}
+	b := n.Bytes()
+	for i, c := range b[:nbns.NameLen-1] {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return nbns.NameFromBytes(b), nil
 }
 
 // do runs the command: one NetBIOS session, one SMB session on it, then

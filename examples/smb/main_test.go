@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/nbt"
 	"github.com/netbios-go/netbios/nbt/nbttest"
@@ -41,6 +46,12 @@ func TestUsage(t *testing.T) {
 		{name: "empty host", args: []string{":139"}, status: 2, wantErr: "smb: empty HOST"},
 		{name: "unknown flag", args: []string{"-x", "h"}, status: 2, wantErr: "flag provided but not defined: -x"},
 		{name: "help", args: []string{"-h"}, status: 0, wantErr: "usage: smb [flags] HOST[:PORT] [SHARE [PATH]]"},
+		{name: "bad WINS", args: []string{"-U", "wins.example", "h"}, status: 2, wantErr: `invalid value "wins.example" for flag -U: WINS server "wins.example": want an IPv4 address, with an optional :PORT`},
+		{name: "bad order", args: []string{"-order", "nis", "h"}, status: 2, wantErr: `invalid value "nis" for flag -order: unknown name resolution step "nis"`},
+		{name: "ports differ", args: []string{"-U", "127.0.0.1:1137,127.0.0.2:1138", "h"}, status: 2, wantErr: "smb: -U and -B give UDP ports 1137 and 1138: all name queries go to one port"},
+		{name: "-B with -no-bcast", args: []string{"-B", "127.255.255.255", "-no-bcast", "h"}, status: 2, wantErr: "smb: -B is of no use with -no-bcast"},
+		{name: "-lmhosts unused", args: []string{"-lmhosts", "f", "-order", "wins", "-U", "127.0.0.1", "h"}, status: 2, wantErr: `smb: -lmhosts is of no use: -order "wins" has no lmhosts`},
+		{name: "order asks nothing", args: []string{"-order", "bcast", "-no-bcast", "h"}, status: 2, wantErr: `smb: -order "bcast" asks nothing`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +80,10 @@ func TestParse(t *testing.T) {
 	want.dialer.Policy = nbt.SP5
 	want.dialer.CalledName = nbns.MustName("LABSRV", nbns.FileServer)
 	want.dialer.NameServicePort = 1137
+	if o.dialer.Resolver == nil {
+		t.Fatal("no Resolver")
+	}
+	o.dialer.Resolver = nil // TestParseResolver checks it
 	if *o != want || timeout != 3*time.Second {
 		t.Errorf("got %+v, %v\nwant %+v, 3s", *o, timeout, want)
 	}
@@ -372,5 +387,115 @@ func TestDialectString(t *testing.T) {
 	}
 	if slices.Contains(dialects, 0x0311) {
 		t.Errorf("dialects %04x contains 3.1.1, which MS-SMB2 §2.1 forbids over NetBIOS", dialects)
+	}
+}
+
+// TestParseResolver checks the wiring of the Resolver flags into the
+// Dialer, without dialing: the -B row never broadcasts.
+func TestParseResolver(t *testing.T) {
+	type config struct {
+		WINS, Broadcast []netip.Addr
+		NoBroadcast     bool
+		LMHosts         string
+		Order           []nbt.Source
+		Port            uint16
+	}
+	lmhosts := filepath.Join(t.TempDir(), "lmhosts")
+	if err := os.WriteFile(lmhosts, []byte("127.0.0.1 LABSRV\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want config
+	}{
+		{name: "defaults", want: config{}},
+		{
+			name: "wins", args: []string{"-U", "198.18.0.5:1137,198.18.0.6", "-U", "198.18.0.7", "-no-bcast"},
+			want: config{WINS: []netip.Addr{netip.MustParseAddr("198.18.0.5"), netip.MustParseAddr("198.18.0.6"), netip.MustParseAddr("198.18.0.7")}, NoBroadcast: true, Port: 1137},
+		},
+		{
+			name: "broadcast", args: []string{"-B", "198.18.0.255", "-order", "bcast"},
+			want: config{Broadcast: []netip.Addr{netip.MustParseAddr("198.18.0.255")}, Order: []nbt.Source{nbt.SourceBroadcast}},
+		},
+		{
+			name: "lmhosts", args: []string{"-lmhosts", lmhosts, "-order", "lmhosts host"},
+			want: config{LMHosts: lmhosts, Order: []nbt.Source{nbt.SourceLMHosts, nbt.SourceDNS}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, _, status := parse(append(tt.args, "LABSRV"), io.Discard)
+			if status != -1 {
+				t.Fatalf("status %d", status)
+			}
+			r := o.dialer.Resolver
+			got := config{r.WINS, r.Broadcast, r.NoBroadcast, r.LMHosts, r.Order, r.NameServicePort}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+				t.Errorf("Resolver (-want +got):\n%s", diff)
+			}
+			if o.dialer.NameServicePort != nbns.Port {
+				t.Errorf("Dialer.NameServicePort %d, want %d: -U and -B do not set it", o.dialer.NameServicePort, nbns.Port)
+			}
+		})
+	}
+}
+
+// TestDialByName dials the NetBIOS name LABSRV, which the loopback
+// nbttest Server resolves as a WINS server, and which is then the only
+// called name. Broadcast is off and the order has neither bcast nor host.
+func TestDialByName(t *testing.T) {
+	hangUp := nbttest.HandlerFunc(func(session.Request) nbttest.Response {
+		return nbttest.Response{Serve: func(*session.Conn) {}}
+	})
+	s := nbttest.NewUnstartedServer(hangUp)
+	s.WINS = map[nbns.Name][]nbns.AddrEntry{
+		nbns.MustName("LABSRV", nbns.FileServer): {{Addr: netip.MustParseAddr("127.0.0.1")}},
+	}
+	s.Start()
+	defer s.Close()
+	tests := []struct {
+		name       string
+		host       string
+		wantStatus int
+		wantErr    []string // substrings of stderr, in order
+		wantCalled []nbns.Name
+	}{
+		{
+			name: "found", host: "labsrv", wantStatus: 1,
+			wantErr:    []string{"NetBIOS session with 127.0.0.1:", "called name LABSRV<20> (Race, 1 step, ", `smb: SMB negotiate (dialect 3.0.2, user "guest"): `},
+			wantCalled: []nbns.Name{nbns.MustName("LABSRV", nbns.FileServer)},
+		},
+		{
+			name: "not found", host: "NOSUCH", wantStatus: 1,
+			wantErr: []string{"smb: nbt dial: dial nbt: lookup NOSUCH<20>: nbt: NetBIOS name not found; wins 127.0.0.1: nbns: negative name query response for NOSUCH<20>"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(s.Requests())
+			args := []string{"-ns-port", strconv.Itoa(int(s.NameAddr.Port())), "-timeout", "5s",
+				"-U", s.NameAddr.String(), "-order", "wins", "-no-bcast", tt.host + ":" + strconv.Itoa(int(s.Addr.Port()))}
+			var stdout, stderr bytes.Buffer
+			if status := run(t.Context(), args, &stdout, &stderr); status != tt.wantStatus {
+				t.Errorf("status %d, want %d", status, tt.wantStatus)
+			}
+			rest := stderr.String()
+			for _, want := range tt.wantErr {
+				i := strings.Index(rest, want)
+				if i < 0 {
+					t.Errorf("no %q (in order) in stderr:\n%s", want, stderr.String())
+					break
+				}
+				rest = rest[i+len(want):]
+			}
+			var called []nbns.Name
+			for _, r := range s.Requests()[before:] {
+				called = append(called, r.Called)
+			}
+			if diff := cmp.Diff(tt.wantCalled, called, cmp.Comparer(func(a, b nbns.Name) bool { return a == b })); diff != "" {
+				t.Errorf("called names (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
