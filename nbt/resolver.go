@@ -679,11 +679,24 @@ const (
 	broadcastAttempts = 3                       // BcastNameQueryCount
 )
 
-// askWINS asks one WINS server, with RD set, as a WINS server needs.
+// askWINS asks one WINS server, with RD set, as a WINS server needs. A
+// REDIRECT (RFC 1002 §4.2.15) to another NBNS is followed once: the query
+// is sent there again; a second redirect ends the step with its error.
 func (r *Resolver) askWINS(ctx context.Context, server netip.Addr, name nbns.Name) ([]NameOwner, error) {
 	c := r.client(ttlOr(r.WINSTimeout, winsTimeout), cmpOr(r.WINSAttempts, winsAttempts))
 	target := netip.AddrPortFrom(server, r.port())
 	resp, err := c.QueryName(ctx, target, name, true)
+	var re *nbns.RedirectError
+	if errors.As(err, &re) {
+		to := re.Redirect.Addr
+		if !to.Is4() || to == server || checkUnicast(to) != nil {
+			return nil, &redirectError{from: server, to: to, err: err}
+		}
+		target = netip.AddrPortFrom(to, nbns.Port) // NSD_IP_ADDR, port 137
+		if resp, err = c.QueryName(ctx, target, name, true); err != nil {
+			return nil, &redirectError{from: server, to: to, err: err}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -697,6 +710,19 @@ func (r *Resolver) askWINS(ctx context.Context, server netip.Addr, name nbns.Nam
 	}
 	return owners, nil
 }
+
+// redirectError reports a WINS server's redirect that did not lead to an
+// answer.
+type redirectError struct {
+	from, to netip.Addr
+	err      error
+}
+
+func (e *redirectError) Error() string {
+	return "redirected by " + e.from.String() + " to " + e.to.String() + ": " + innermost(e.err).Error()
+}
+
+func (e *redirectError) Unwrap() error { return e.err }
 
 // askBroadcast broadcasts a query to every address in addrs. For a group
 // name it collects answers until the query's wait ends. For a unique name

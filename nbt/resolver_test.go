@@ -192,6 +192,36 @@ func TestLookupName(t *testing.T) {
 			},
 		},
 		{
+			name: "a WINS server redirects to another NBNS: followed once",
+			setup: func(l *lab, r *nbt.Resolver) {
+				l.other.Redirect = l.wins.Addr.Addr()
+				r.WINS = []netip.Addr{l.other.Addr.Addr()}
+			},
+			query: labsrv,
+			want: lookupCost{
+				Owners: []string{host + " LABSRV<20> unique, H node, from WINS " + other},
+				Steps:  []string{"wins " + other + ": 1"}, RTT: 2,
+			},
+		},
+		{
+			name: "redirects that go on: the second ends the step, and the next source is asked",
+			setup: func(l *lab, r *nbt.Resolver) {
+				l.other.Redirect = l.wins.Addr.Addr()
+				l.wins.Redirect = l.other.Addr.Addr()
+				r.WINS = []netip.Addr{l.other.Addr.Addr()}
+				r.ConflictWait = -1
+			},
+			query: labsrv,
+			want: lookupCost{
+				Owners: []string{host + " LABSRV<20> unique, B node, from broadcast on " + bcast},
+				Steps: []string{
+					"wins " + other + ": redirected by " + other + " to " + wins + ": nbns: name query for LABSRV<20> redirected to the NBNS at " + other + " (nbns.nbttest)",
+					"bcast " + bcast + ": 1",
+				},
+				RTT: 3,
+			},
+		},
+		{
 			name:  "broadcast: the owner answers, and the lookup waits half as long again for a second",
 			query: labsrv,
 			want: lookupCost{
