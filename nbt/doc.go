@@ -27,6 +27,16 @@
 // for each host dialed. With [Dialer.Direct], a Direct TCP connection to
 // port 445 is raced against NetBIOS, as Windows 2000 and later do.
 //
+// # Dialing by NetBIOS name
+//
+// A host known only by its NetBIOS name ("NAS01": at most 15 bytes, no dot)
+// is looked up as NAS01<20> by a [Resolver], whose order follows Samba's
+// "name resolve order" and Windows' H node: the cache and LMHOSTS #PRE
+// entries, an LMHOSTS file ([LMHosts]), WINS servers with a name query
+// (RFC 1002 §4.2.12–§4.2.16, §5.1.2.3), the hosts file and DNS, and a
+// broadcast name query on the local networks (RFC 1002 §5.1.1.3, §6). The
+// Dialer then calls that name directly at each address found.
+//
 // The conn returned is a *[Conn] whose byte stream is the Direct-TCP SMB
 // framing of port 445 (a session message header is byte-identical to it for
 // lengths up to 0x1FFFF) with keep-alives removed, so that SMB clients
