@@ -96,7 +96,7 @@ func (d *Dialer) lookupNetBIOS(ctx context.Context, t target, port uint16) (targ
 		t.addrs = t.addrs[:1]
 		return t, nil
 	}
-	sortNearest(t.addrs)
+	sortNearest(t.addrs, localNetworks())
 	t.called = t.label
 	return t, nil
 }
@@ -125,15 +125,14 @@ func unicastAddrs(host string, ips []netip.Addr, port uint16) ([]netip.AddrPort,
 	return addrs, nil
 }
 
-// sortNearest moves the addresses on the network of a local interface to
-// the front, keeping the order within each part, as Samba sorts a WINS
+// sortNearest moves the addresses on one of nets, the networks of the
+// local interfaces, to the front, keeping the order within each part, as Samba sorts a WINS
 // server's answer ("an IP that is not reachable from our subnet") and
 // Windows prefers the calling interface's subnet (KB Q216471).
-func sortNearest(addrs []netip.AddrPort) {
+func sortNearest(addrs []netip.AddrPort, nets []netip.Prefix) {
 	if len(addrs) < 2 {
 		return
 	}
-	nets := localNetworks()
 	near := func(a netip.AddrPort) bool {
 		for _, n := range nets {
 			if n.Contains(a.Addr()) {

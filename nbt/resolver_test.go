@@ -617,6 +617,27 @@ func TestDialByName(t *testing.T) {
 			}
 		})
 	})
+	t.Run("a forger answers the broadcast first: both are kept, and the real host is reached", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			l := newLab(t, true)       // the fifth host claims LABSRV too
+			l.host.NameDelay = rtt / 5 // the real owner answers 10 ms after the forger
+			l.other.Handler = nbttest.RefuseNames(session.ErrCalledNameNotPresent, labsrv)
+			r := l.resolver()
+			d := l.host.Dialer()
+			d.Resolver = r
+			got, err := dial(t, d, "LABSRV")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 1.5 to resolve (the forger's answer at 1, the owner's at 1.2,
+			// within the conflict wait of half a round trip), then a refusal
+			// at the forger (2) and the session at the owner (2).
+			want := dialCost{RTT: 1.5 + 2 + 2, Requests: []string{"198.18.0.5 LABSRV<20>", "198.18.0.3 LABSRV<20>"}, Called: "LABSRV<20>"}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	})
 	t.Run("not found: the error names each source", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			l := newLab(t, false)
