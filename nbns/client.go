@@ -308,7 +308,11 @@ type noResponseError struct {
 }
 
 func (e *noResponseError) Error() string {
-	s := "no response to " + e.what + " after " + strconv.Itoa(e.attempts) + " attempts in " +
+	attempts := " attempts in "
+	if e.attempts == 1 {
+		attempts = " attempt in "
+	}
+	s := "no response to " + e.what + " after " + strconv.Itoa(e.attempts) + attempts +
 		e.elapsed.Round(time.Millisecond).String()
 	if e.wacks > 0 {
 		s += " (" + strconv.Itoa(e.wacks) + " WACKs)"

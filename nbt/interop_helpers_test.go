@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,7 +36,10 @@ type sambaLab struct {
 	Host     netip.Addr // Samba A: nmbd and smbd, TCP 139 and 445
 	Front    netip.Addr // free for the tests' front (TCP 139, UDP 137)
 	Retarget netip.Addr // Samba B: smbd, TCP 139 (retargets) and 1139
+	WINS     netip.Addr // Samba W: nmbd with wins support = yes, A's WINS server
+	Bcast    netip.Addr // the lab link's directed broadcast address
 	Name     string     // Samba A's NetBIOS name
+	Group    string     // the workgroup of A and W
 	Share    string
 	Dir      string // Samba's files and logs
 }
@@ -65,9 +69,17 @@ func needLab(t *testing.T) sambaLab {
 		Host:     addr("NETBIOS_LAB_HOST"),
 		Front:    addr("NETBIOS_LAB_FRONT"),
 		Retarget: addr("NETBIOS_LAB_RETARGET"),
+		WINS:     addr("NETBIOS_LAB_WINS"),
+		Bcast:    addr("NETBIOS_LAB_BCAST"),
 		Name:     get("NETBIOS_LAB_NAME"),
+		Group:    get("NETBIOS_LAB_GROUP"),
 		Share:    get("NETBIOS_LAB_SHARE"),
 		Dir:      get("NETBIOS_LAB_DIR"),
+	}
+	for _, a := range []netip.Addr{env.Host, env.Front, env.Retarget, env.WINS, env.Bcast} {
+		if !delayLineRange.Contains(a) {
+			t.Fatalf("lab address %v is outside %v: the tests send nothing there", a, delayLineRange)
+		}
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("the interop tests need root (ip netns exec, nft, dumpcap)")
@@ -78,7 +90,7 @@ func needLab(t *testing.T) sambaLab {
 func (e sambaLab) serverName() nbns.Name { return nbns.MustName(e.Name, nbns.FileServer) }
 
 // logsOnFailure logs the tail of Samba's logs when t fails: instance "a"
-// (198.18.0.2) or "b" (198.18.0.4).
+// (198.18.0.2), "b" (198.18.0.4) or "w" (198.18.0.5, the WINS server).
 func (e sambaLab) logsOnFailure(t *testing.T, instances ...string) {
 	t.Helper()
 	start := time.Now()
@@ -222,6 +234,7 @@ func (e sambaLab) startHelper(t *testing.T, role string) string {
 		helperEnv+"="+role,
 		"NETBIOS_LAB_HELPER_HOST="+e.Host.String(),
 		"NETBIOS_LAB_HELPER_FRONT="+e.Front.String(),
+		"NETBIOS_LAB_HELPER_BCAST="+e.Bcast.String(),
 	)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -478,14 +491,121 @@ func (h *helperProcess) serveUDPRelay(listen netip.AddrPort, target netip.AddrPo
 	return nil
 }
 
+// serveNameRelay is serveUDPRelay for a name service that broadcasts
+// reach too: it listens on listen and on bcast (with SO_REUSEADDR, beside
+// the sockets nmbd A and W bind there) and relays each datagram to target
+// from a socket of its own per client, bound to from:0; every reply goes
+// back from listen, the front's unicast address, as nmbd answers a
+// broadcast from its unicast socket (a socket bound to a broadcast address
+// cannot send).
+func (h *helperProcess) serveNameRelay(listen, bcast, target netip.AddrPort, from netip.Addr) error {
+	pc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(listen))
+	if err != nil {
+		return err
+	}
+	h.track(pc)
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	bc, err := lc.ListenPacket(context.Background(), "udp4", bcast.String())
+	if err != nil {
+		return fmt.Errorf("listening on %v beside nmbd: %w", bcast, err)
+	}
+	h.track(bc)
+	var mu sync.Mutex
+	clients := make(map[netip.AddrPort]*net.UDPConn)
+	// upstream returns the client's socket to target, opening it and its
+	// reply pump on first use; nil when no more clients are served.
+	upstream := func(client netip.AddrPort) *net.UDPConn {
+		mu.Lock()
+		defer mu.Unlock()
+		if up, ok := clients[client]; ok {
+			return up
+		}
+		if len(clients) >= maxHelperConns {
+			h.logf("names relay: %d clients; dropping %s", maxHelperConns, client)
+			return nil
+		}
+		up, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(from, 0)), net.UDPAddrFromAddrPort(target))
+		if err != nil {
+			h.logf("names relay: %v", err)
+			return nil
+		}
+		if !h.track(up) {
+			return nil
+		}
+		clients[client] = up
+		h.wg.Go(func() {
+			b := make([]byte, 9000)
+			for {
+				up.SetReadDeadline(time.Now().Add(helperLifetime))
+				n, err := up.Read(b)
+				if err != nil {
+					if !errors.Is(err, net.ErrClosed) {
+						h.logf("names relay: reply for %s: %v", client, err)
+					}
+					return
+				}
+				h.logf("names relay: %s -> %s: %d bytes, from %s", target, client, n, listen)
+				pc.WriteToUDPAddrPort(b[:n], client)
+			}
+		})
+		return up
+	}
+	serve := func(in net.PacketConn, what string) {
+		buf := make([]byte, 9000)
+		for {
+			n, addr, err := in.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			client := addr.(*net.UDPAddr).AddrPort()
+			if up := upstream(client); up != nil {
+				h.logf("names relay: %s -> %s (%s): %d bytes", client, target, what, n)
+				up.Write(buf[:n])
+			}
+		}
+	}
+	h.wg.Go(func() { serve(pc, "unicast") })
+	h.wg.Go(func() { serve(bc, "broadcast") })
+	return nil
+}
+
+// namesWINS is what the nbttest host of the names helper answers as a
+// WINS server (to unicast queries with RD set): Samba A's name with its
+// real address, a multihomed name, a normal group as a WINS server gives
+// it (255.255.255.255, MS-NBTE note 11) and one as nmbd's WINS server
+// gives it (0.0.0.0).
+var namesWINS = map[nbns.Name][]nbns.AddrEntry{
+	nbns.MustName("LABSRV", nbns.FileServer): {
+		{Flags: nbns.NewNBFlags(false, nbns.HNode), Addr: netip.MustParseAddr("198.18.0.2")},
+	},
+	nbns.MustName("MULTIHOMED", nbns.FileServer): {
+		{Flags: nbns.NewNBFlags(false, nbns.MNode), Addr: netip.MustParseAddr("198.18.0.2")},
+		{Flags: nbns.NewNBFlags(false, nbns.MNode), Addr: netip.MustParseAddr("198.18.0.4")},
+	},
+	nbns.MustName("BCASTGRP", 0x1E): {
+		{Flags: nbns.NewNBFlags(true, nbns.BNode), Addr: netip.MustParseAddr("255.255.255.255")},
+	},
+	nbns.MustName("ZEROGRP", 0x1E): {
+		{Flags: nbns.NewNBFlags(true, nbns.HNode), Addr: netip.MustParseAddr("0.0.0.0")},
+	},
+}
+
 // TestLabHelperProcess is not a test: the interop tests run the test binary
 // again inside the lab's namespace with NETBIOS_LAB_HELPER set, and it
 // serves until its stdin closes.
 //
 //   - front: TCP front:139 that refuses *SMBSERVER and splices other names
 //     to host:139, and UDP front:137 relayed to nmbd at host:137;
-//   - names: an nbttest.Server on the namespace's 127.0.0.1, its name
-//     service relayed from UDP front:137 (nmblookup only sends to port 137).
+//   - names: an nbttest.Server on the namespace's 127.0.0.1, a WINS
+//     server for namesWINS too, that answers each broadcast twice, as
+//     nmbd does; its name service relayed from UDP front:137 and from the
+//     lab's broadcast address, port 137 (nmblookup only sends to port 137).
 func TestLabHelperProcess(t *testing.T) {
 	role := os.Getenv(helperEnv)
 	if role == "" {
@@ -508,9 +628,12 @@ func TestLabHelperProcess(t *testing.T) {
 		s := nbttest.NewUnstartedServer(nil)
 		s.Names = nmblookupTable
 		s.Statistics.UnitID = nmblookupMAC
+		s.WINS = namesWINS
+		s.AnswerBroadcastTwice = true
 		s.Start()
 		defer s.Close()
-		if err := h.serveUDPRelay(netip.AddrPortFrom(front, nbns.Port), s.NameAddr, s.NameAddr.Addr()); err != nil {
+		bcast := netip.AddrPortFrom(netip.MustParseAddr(os.Getenv("NETBIOS_LAB_HELPER_BCAST")), nbns.Port)
+		if err := h.serveNameRelay(netip.AddrPortFrom(front, nbns.Port), bcast, s.NameAddr, s.NameAddr.Addr()); err != nil {
 			t.Fatal(err)
 		}
 		ready = s.NameAddr.String()

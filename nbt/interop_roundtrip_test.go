@@ -13,8 +13,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -617,4 +620,400 @@ func measureImpacket(t *testing.T, m *meter, host netip.Addr) []*tableRow {
 	smb := &tableRow{host: "Samba, accepts *SMBSERVER", client: "Impacket SMBConnection('*SMBSERVER', sess_port=139)", note: "SMB negotiate included"}
 	m.measure(t, smb, dialsPerRow, run(smb, "smbconnection"))
 	return []*tableRow{session, smb}
+}
+
+// ---- name resolution ----------------------------------------------------------
+
+// nameWant is what one row of TestInteropNameRoundTrips must do, per
+// operation.
+type nameWant struct {
+	queries  int     // name query datagrams to UDP 137, exactly
+	conns    int     // TCP connections to 139, exactly
+	requests int     // session requests, exactly
+	median   float64 // median time in RTT, at most, before marginRTT; 0: not checked
+}
+
+func (w *nameWant) String() string {
+	if w == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("%d query, %d conn, %d req", w.queries, w.conns, w.requests)
+	if w.median != 0 || w.queries == 0 && w.conns == 0 {
+		s += fmt.Sprintf(", ≤%g RTT", w.median)
+	}
+	return s
+}
+
+// nameRow is one line of the name resolution table.
+type nameRow struct {
+	op, path string
+	want     *nameWant // nil: reported, not asserted
+	samples  []dialSample
+	rtt      time.Duration // 0: the plain link, times in ms only
+	note     string
+}
+
+func (r *nameRow) perOp(f func(packetCounts) int) float64 {
+	tr := tableRow{samples: r.samples}
+	return tr.perDial(f)
+}
+
+func (r *nameRow) check() []string {
+	w := r.want
+	if w == nil {
+		return nil
+	}
+	var out []string
+	name := r.op + " (" + r.path + ")"
+	tr := tableRow{samples: r.samples}
+	if len(r.samples) < dialsPerRow {
+		out = append(out, fmt.Sprintf("%s: only %d of %d operations ran", name, len(r.samples), dialsPerRow))
+	}
+	if f := tr.failed(); f > 0 {
+		out = append(out, fmt.Sprintf("%s: %d of %d failed; first error: %v", name, f, len(r.samples), tr.firstErr()))
+	}
+	for _, c := range []struct {
+		what string
+		got  float64
+		want int
+	}{
+		{"name queries", r.perOp(func(c packetCounts) int { return c.NameQueries }), w.queries},
+		{"TCP connections", r.perOp(func(c packetCounts) int { return c.Connects }), w.conns},
+		{"session requests", r.perOp(func(c packetCounts) int { return c.SessionRequests }), w.requests},
+	} {
+		if c.got != float64(c.want) {
+			out = append(out, fmt.Sprintf("%s: %.2f %s per operation, want %d", name, c.got, c.what, c.want))
+		}
+	}
+	if m := median(tr.times()); r.rtt != 0 && m > w.median+marginRTT {
+		out = append(out, fmt.Sprintf("%s: median %.2f RTT, want at most %.2f (+%.2f margin)", name, m, w.median, marginRTT))
+	}
+	return out
+}
+
+// nameTable prints the rows as a markdown table. Times through the delay
+// line are in RTT and ms; on the plain link in ms only.
+func nameTable(rows []*nameRow) string {
+	var b strings.Builder
+	b.WriteString("| operation | path | ok | name queries/op | TCP conns/op | session requests/op | median | max | want |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		tr := tableRow{samples: r.samples}
+		ts := tr.times() // in RTT through the delay line, in ms on the plain link
+		med, maxT := median(ts), 0.0
+		if len(ts) > 0 {
+			maxT = ts[len(ts)-1]
+		}
+		t := func(v float64) string {
+			if r.rtt == 0 {
+				return fmt.Sprintf("%.2f ms", v)
+			}
+			return fmt.Sprintf("%.2f RTT (%.0f ms)", v, v*float64(r.rtt)/float64(time.Millisecond))
+		}
+		op := r.op
+		if r.note != "" {
+			op += " (" + r.note + ")"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d/%d | %.2f | %.2f | %.2f | %s | %s | %v |\n",
+			op, r.path, len(r.samples)-tr.failed(), len(r.samples),
+			r.perOp(func(c packetCounts) int { return c.NameQueries }),
+			r.perOp(func(c packetCounts) int { return c.Connects }),
+			r.perOp(func(c packetCounts) int { return c.SessionRequests }),
+			t(med), t(maxT), r.want)
+	}
+	return b.String()
+}
+
+// plainMeter runs operations on the plain lab link and counts, with an
+// nftables counter in the lab's namespace, the datagrams that reach UDP
+// 137 from the root namespace: what the delay line cannot carry.
+type plainMeter struct{ env sambaLab }
+
+func (e sambaLab) startPlainMeter(t *testing.T) *plainMeter {
+	t.Helper()
+	e.deleteTable()
+	e.nft(t, fmt.Sprintf(`table %s {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		iifname "%s" ip saddr %s udp dport 137 counter
+	}
+}
+`, nftTable, vethNS, rootAddr))
+	t.Cleanup(func() {
+		if out, err := runCommand(10*time.Second, "ip", "netns", "exec", e.NS, "nft", "delete", "table", nftTable); err != nil {
+			t.Errorf("removing the nftables table: %v: %s", err, out)
+		}
+	})
+	return &plainMeter{env: e}
+}
+
+// packets reads the counter.
+func (m *plainMeter) packets(t *testing.T) int {
+	t.Helper()
+	c := m.env.nftCounter() // "packets N bytes M"
+	f := strings.Fields(c)
+	if len(f) < 2 || f[0] != "packets" {
+		t.Fatalf("nft counter %q", c)
+	}
+	n, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatalf("nft counter %q: %v", c, err)
+	}
+	return n
+}
+
+// measure runs op n times and records each run, in ms, with the datagrams
+// the counter saw.
+func (m *plainMeter) measure(t *testing.T, row *nameRow, n int, op func(ctx context.Context) (time.Duration, error)) {
+	t.Helper()
+	before := m.packets(t)
+	for range n {
+		ctx, cancel := context.WithTimeout(t.Context(), dialBound)
+		took, err := op(ctx)
+		cancel()
+		after := m.packets(t)
+		row.samples = append(row.samples, dialSample{
+			counts: packetCounts{NameQueries: after - before},
+			rtts:   float64(took) / float64(time.Millisecond), err: err,
+		})
+		before = after
+	}
+}
+
+// bindToDevice is a ListenConfig whose sockets are bound to the device
+// dev (SO_BINDTODEVICE): their broadcasts follow the routes of that device
+// only, past the local table's broadcast route of the veth.
+func bindToDevice(dev string) *net.ListenConfig {
+	return &net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptString(int(fd), syscall.SOL_SOCKET, syscall.SO_BINDTODEVICE, dev)
+		})
+		return errors.Join(err, serr)
+	}}
+}
+
+// noDNS returns the command line that runs name args... in a mount
+// namespace of its own whose /etc/resolv.conf names only 127.0.0.1, so
+// that no DNS query a Samba tool might make ever leaves loopback.
+func noDNS(t *testing.T, name string, args ...string) []string {
+	t.Helper()
+	rc := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(rc, []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount --bind "$0" /etc/resolv.conf && exec "$@"`, rc, name}, args...)
+}
+
+// commandOp returns an op that runs argv (bounded by 10 s, not by the op's
+// context: a Samba tool's run is a dozen round trips), timed, and checks
+// its output with ok.
+func commandOp(argv []string, ok func(out string) error) func(context.Context) (time.Duration, error) {
+	return func(context.Context) (time.Duration, error) {
+		start := time.Now()
+		out, err := runCommand(10*time.Second, argv[0], argv[1:]...)
+		took := time.Since(start)
+		if err == nil {
+			err = ok(out)
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, out)
+		}
+		return took, err
+	}
+}
+
+func outputHas(want string) func(string) error {
+	return func(out string) error {
+		if !strings.Contains(out, want) {
+			return fmt.Errorf("the output lacks %q", want)
+		}
+		return nil
+	}
+}
+
+// TestInteropNameRoundTrips measures name resolution and dials by name
+// through the delay line at 50 ms RTT: nbt's WINS lookup, cold (a new
+// Resolver) and cached, its broadcast lookup, its dial by name, cold and
+// cached, beside nmblookup -U (WINS) and smbclient by name (name resolve
+// order = wins) and by address, each from its process's start to its end.
+// nmblookup -B is measured on the plain lab link: it cannot be made to
+// use the delay line (see below). It prints a markdown table, then fails
+// on what nbt missed: its datagram, connection and request counts are
+// exact, its medians bounded.
+func TestInteropNameRoundTrips(t *testing.T) {
+	env := needLab(t)
+	env.logsOnFailure(t, "a", "w")
+	env.waitBroadcastReady(t)
+	nmblookup, err1 := exec.LookPath("nmblookup")
+	smbclient, err2 := exec.LookPath("smbclient")
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("%v (apt-get install smbclient)", err)
+	}
+	rtt := 2 * oneWayDelay
+	const line = "delay line, 50 ms RTT"
+	var rows []*nameRow
+	add := func(r *nameRow) *nameRow { rows = append(rows, r); return r }
+	winsResolver := func() *nbt.Resolver {
+		return &nbt.Resolver{WINS: []netip.Addr{env.WINS}, Order: []nbt.Source{nbt.SourceWINS}}
+	}
+	lookupOp := func(r func() *nbt.Resolver, name nbns.Name, want netip.Addr) func(context.Context) (time.Duration, error) {
+		return func(ctx context.Context) (time.Duration, error) {
+			res := r()
+			start := time.Now()
+			owners, err := res.LookupName(ctx, name)
+			took := time.Since(start)
+			if err == nil && (len(owners) != 1 || owners[0].Addr != want) {
+				err = fmt.Errorf("owners %v, want one, %v", owners, want)
+			}
+			return took, err
+		}
+	}
+	conf := nmblookupConf(t)
+
+	// The delay line is set up in a subtest, so that it is gone, routes
+	// and all, before the plain link is measured: with it, the answers to
+	// a broadcast sent on the veth would come back through it.
+	t.Run("delay line", func(t *testing.T) {
+		dl := env.startDelayLine(t, oneWayDelay, env.Host, env.WINS)
+		m := &meter{dl: dl, rtt: rtt, via: env.Host}
+
+		// A broadcast to 198.18.0.255 follows the local table's broadcast
+		// route, out of the veth, past the delay line's host routes. A socket
+		// bound to the delay line's device (SO_BINDTODEVICE) skips that route,
+		// whose device is not its own, and takes a host route of the main
+		// table to 198.18.0.255 through the TUN device; the lab's side
+		// delivers it as a broadcast (its local table has 198.18.0.255 as one)
+		// and nmbd answers through the line. nbt's Resolver takes such a
+		// socket through NameService.Listener; nmblookup has no way to bind
+		// its sockets to a device, so its broadcast row uses the plain link.
+		bcastRoute := []string{env.Bcast.String() + "/32", "dev", tunHost, "src", rootAddr.String()}
+		if out, err := runIP("", append([]string{"route", "add"}, bcastRoute...)...); err != nil {
+			t.Fatalf("ip route add %v: %v: %s", bcastRoute, err, out)
+		}
+		t.Cleanup(func() {
+			if out, err := runIP("", append([]string{"route", "del"}, bcastRoute...)...); err != nil {
+				t.Errorf("ip route del %v: %v: %s", bcastRoute, err, out)
+			}
+		})
+		tunListener := bindToDevice(tunHost)
+
+		measure := func(row *nameRow, op func(context.Context) (time.Duration, error)) {
+			tr := &tableRow{}
+			m.measure(t, tr, dialsPerRow, op)
+			row.samples, row.rtt = tr.samples, rtt
+		}
+
+		// nbt WINS lookups.
+		measure(add(&nameRow{op: "nbt Resolver.LookupName, WINS, cold", path: line, want: &nameWant{queries: 1, median: 1}}),
+			lookupOp(winsResolver, env.serverName(), env.Host))
+		warm := winsResolver()
+		if _, err := warm.LookupName(stepContext(t, dialBound), env.serverName()); err != nil {
+			t.Fatalf("warming the cache: %v", err)
+		}
+		measure(add(&nameRow{op: "nbt Resolver.LookupName, WINS, cached", path: line, want: &nameWant{}}),
+			lookupOp(func() *nbt.Resolver { return warm }, env.serverName(), env.Host))
+
+		// nbt broadcast lookup: the first unique answer, then the conflict
+		// window, half the time it took: 1.5 RTT.
+		measure(add(&nameRow{op: "nbt Resolver.LookupName, broadcast", path: line + " (SO_BINDTODEVICE)", want: &nameWant{queries: 1, median: 1.5}}),
+			lookupOp(func() *nbt.Resolver {
+				return &nbt.Resolver{
+					Broadcast: []netip.Addr{env.Bcast}, Order: []nbt.Source{nbt.SourceBroadcast},
+					NameService: &nbns.Client{Listener: tunListener},
+				}
+			}, env.serverName(), env.Host))
+
+		// nbt dials by name: the lookup (1 RTT when cold), the connect (1),
+		// the session request (1) and smbd's think time.
+		dialByName := func(r func() *nbt.Resolver) func(context.Context) (time.Duration, error) {
+			return func(ctx context.Context) (time.Duration, error) {
+				d := nbt.Dialer{Resolver: r(), Cache: noCache, Timeout: dialBound}
+				start := time.Now()
+				c, err := d.DialContext(ctx, "tcp", env.Name)
+				took := time.Since(start)
+				if err == nil {
+					if got := c.(*nbt.Conn).CalledName(); got != env.serverName() {
+						err = fmt.Errorf("called %v, want %v", got, env.serverName())
+					}
+					c.Close()
+				}
+				return took, err
+			}
+		}
+		measure(add(&nameRow{op: "nbt Dialer.DialContext(\"LABSRV\"), WINS, cold", path: line,
+			want: &nameWant{queries: 1, conns: 1, requests: 1, median: 3 + smbdThinkRTT}}), dialByName(winsResolver))
+		warmDial := winsResolver()
+		if _, err := warmDial.LookupName(stepContext(t, dialBound), env.serverName()); err != nil {
+			t.Fatalf("warming the cache: %v", err)
+		}
+		measure(add(&nameRow{op: "nbt Dialer.DialContext(\"LABSRV\"), WINS, cached", path: line,
+			want: &nameWant{conns: 1, requests: 1, median: 2 + smbdThinkRTT}}), dialByName(func() *nbt.Resolver { return warmDial }))
+
+		// Samba's tools, each a process from start to end.
+		measure(add(&nameRow{op: "nmblookup -U 198.18.0.5 --recursion LABSRV#20", path: line, note: "process"}),
+			commandOp([]string{nmblookup, "-s", conf, "-U", env.WINS.String(), "--recursion", env.Name + "#20"},
+				outputHas(env.Host.String()+" "+env.Name+"<20>")))
+		clientConf := smbclientConf(t, env)
+		hello := outputHas("hello from samba")
+		measure(add(&nameRow{op: "smbclient //LABSRV/pub -p 139 -c 'get hello.txt -'", path: line,
+			note: "process: name resolve order = wins, then the whole SMB session"}),
+			commandOp(noDNS(t, smbclient, "-s", clientConf, "-N", "-p", "139", "//"+env.Name+"/"+env.Share, "-c", "get hello.txt -"), hello))
+		measure(add(&nameRow{op: "smbclient //198.18.0.2/pub -p 139 -c 'get hello.txt -'", path: line,
+			note: "process: by address, the baseline of the row above"}),
+			commandOp(noDNS(t, smbclient, "-s", clientConf, "-N", "-p", "139", "//"+env.Host.String()+"/"+env.Share, "-c", "get hello.txt -"), hello))
+
+	})
+
+	// The plain link: the broadcasts nmblookup sends, and nbt's, for
+	// comparison. Times in ms; the link's RTT is a fraction of one.
+	t.Run("plain veth", func(t *testing.T) {
+		pm := env.startPlainMeter(t)
+		plain := func(row *nameRow, op func(context.Context) (time.Duration, error)) {
+			add(row)
+			pm.measure(t, row, dialsPerRow, op)
+		}
+		plain(&nameRow{op: "nmblookup -B 198.18.0.255 LABSRV#20", path: "plain veth", note: "process"},
+			commandOp([]string{nmblookup, "-s", conf, "-B", env.Bcast.String(), env.Name + "#20"},
+				outputHas(env.Host.String()+" "+env.Name+"<20>")))
+		plain(&nameRow{op: "nbt Resolver.LookupName, broadcast", path: "plain veth", want: &nameWant{queries: 1}},
+			lookupOp(func() *nbt.Resolver {
+				return &nbt.Resolver{Broadcast: []netip.Addr{env.Bcast}, Order: []nbt.Source{nbt.SourceBroadcast}}
+			}, env.serverName(), env.Host))
+
+	})
+
+	t.Logf("name resolution and dials by name, %d operations a row; through the delay line (RTT %v) times in RTT, on the plain veth in ms; margin on medians %.2f RTT:\n%s",
+		dialsPerRow, rtt, marginRTT, nameTable(rows))
+	for _, r := range rows {
+		tr := tableRow{samples: r.samples}
+		if r.want == nil && tr.failed() > 0 {
+			t.Errorf("%s: %d of %d failed; first error: %v", r.op, tr.failed(), len(r.samples), tr.firstErr())
+		}
+		for _, miss := range r.check() {
+			t.Error(miss)
+		}
+	}
+}
+
+// smbclientConf writes a private smb.conf for smbclient: names resolved by
+// the lab's WINS server only, no name cache (every run is cold), no
+// Kerberos, and every Samba state directory private.
+func smbclientConf(t *testing.T, env sambaLab) string {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "smb.conf")
+	var b strings.Builder
+	fmt.Fprintf(&b, "[global]\n\tnetbios name = NBTSMBCLIENT\n\tworkgroup = %s\n", env.Group)
+	fmt.Fprintf(&b, "\tname resolve order = wins\n\twins server = %v\n\tname cache timeout = 0\n", env.WINS)
+	b.WriteString("\tclient use kerberos = off\n\tclient min protocol = SMB2_02\n")
+	for _, k := range []string{"pid directory", "lock directory", "state directory", "cache directory", "private dir", "ncalrpc dir"} {
+		fmt.Fprintf(&b, "\t%s = %s\n", k, dir)
+	}
+	fmt.Fprintf(&b, "\tlog file = %s/log\n", dir)
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return conf
 }

@@ -196,3 +196,97 @@ func TestInteropRun(t *testing.T) {
 	checkBig(t, big)
 	t.Logf("smb: %s", stderr.String())
 }
+
+// labWINS is the lab's WINS server (NETBIOS_LAB_WINS, default 198.18.0.5),
+// which knows the Samba host's name from its registration.
+func labWINS(t *testing.T) netip.Addr {
+	t.Helper()
+	s := os.Getenv("NETBIOS_LAB_WINS")
+	if s == "" {
+		s = "198.18.0.5"
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !netip.MustParsePrefix("198.18.0.0/15").Contains(a) {
+		t.Fatalf("NETBIOS_LAB_WINS %q: want an IPv4 address in 198.18.0.0/15", s)
+	}
+	return a
+}
+
+// TestInteropByName dials the Samba host by its NetBIOS name, found by the
+// lab's WINS server, and reads hello.txt through go-smb2: in process, with
+// an nbt.Dialer whose Resolver asks only that WINS server, then as the
+// program runs it, `smb -U 198.18.0.5 -order wins LABSRV pub hello.txt`.
+// Nothing else is asked: no broadcast, no DNS.
+func TestInteropByName(t *testing.T) {
+	l := labEnv(t)
+	wins := labWINS(t)
+	nb := l.name.Bytes()
+	name := strings.TrimRight(string(nb[:nbns.NameLen-1]), " ")
+
+	t.Run("in process", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		d := nbt.Dialer{
+			Resolver: &nbt.Resolver{WINS: []netip.Addr{wins}, Order: []nbt.Source{nbt.SourceWINS}},
+			Cache:    nbt.NewNameCache(0),
+		}
+		begin := time.Now()
+		nc, err := d.DialContext(ctx, "tcp", name)
+		if err != nil {
+			t.Fatalf("nbt dial %s: %v", name, err)
+		}
+		defer nc.Close()
+		conn := nc.(*nbt.Conn)
+		dialed := time.Since(begin)
+		if got, want := conn.RemoteAddr().String(), l.host+":139"; got != want {
+			t.Errorf("RemoteAddr() = %s, want %s (what the WINS server gives for %v)", got, want, l.name)
+		}
+		if got := conn.CalledName(); got != l.name {
+			t.Errorf("called name %v, want %v", got, l.name)
+		}
+		if n := len(conn.Attempts()); n != 1 {
+			t.Errorf("steps %v, want one session request", conn.Attempts())
+		}
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		sess, err := newSMBDialer(dialects[0], "", "").DialConn(ctx, conn, name)
+		if err != nil {
+			t.Fatalf("SMB guest logon: %v", err)
+		}
+		sess = sess.WithContext(ctx)
+		defer sess.Logoff()
+		share, err := sess.Mount(l.share)
+		if err != nil {
+			t.Fatalf("tree connect \\\\%s\\%s: %v", name, l.share, err)
+		}
+		share = share.WithContext(ctx)
+		defer share.Umount()
+		hello, err := share.ReadFile("hello.txt")
+		if err != nil || string(hello) != "hello from samba\n" {
+			t.Errorf("hello.txt = %q, %v; want %q", hello, err, "hello from samba\n")
+		}
+		t.Logf("dial %s by WINS %v: %v (%v); hello.txt read %v after the dial began", name, wins,
+			dialed.Round(100*time.Microsecond), conn.Attempts(), time.Since(begin).Round(100*time.Microsecond))
+	})
+
+	t.Run("program", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "hello.txt")
+		var stdout, stderr bytes.Buffer
+		args := []string{"-U", wins.String(), "-order", "wins", "-timeout", "30s", "-o", out, name, l.share, "hello.txt"}
+		if status := run(t.Context(), args, &stdout, &stderr); status != 0 {
+			t.Fatalf("smb %s: status %d; stderr:\n%s", strings.Join(args, " "), status, stderr.String())
+		}
+		for _, want := range []string{
+			"NetBIOS session with " + l.host + ":139, called name " + l.name.String() + " (Race, 1 step, ",
+			"copied 17 bytes from \\\\" + name + "\\" + l.share + "\\hello.txt to " + out,
+		} {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("stderr %q does not contain %q", stderr.String(), want)
+			}
+		}
+		b, err := os.ReadFile(out)
+		if err != nil || string(b) != "hello from samba\n" {
+			t.Errorf("%s = %q, %v; want %q", out, b, err, "hello from samba\n")
+		}
+		t.Logf("smb %s: %s", strings.Join(args, " "), stderr.String())
+	})
+}
