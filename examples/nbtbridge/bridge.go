@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/netbios-go/netbios/nbns"
+	"github.com/netbios-go/netbios/nbt"
+	"github.com/netbios-go/netbios/session"
+)
+
+// relayBuffer is the size of each direction's buffer. 32 KiB, as
+// io.Copy's: 64 and 128 KiB were slower in BenchmarkRelay.
+const relayBuffer = 32 << 10
+
+// A bridge accepts clients on a session.Listener and relays each one to a
+// connection of its own to the server.
+type bridge struct {
+	ln      *session.Listener
+	dial    func(ctx context.Context) (net.Conn, error)
+	to      string
+	idle    time.Duration
+	log     *log.Logger
+	verbose bool
+
+	next    atomic.Uint64 // session numbers
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	live    map[net.Conn]struct{} // both sides of every session, for shutdown
+	closing bool
+}
+
+// newBridge returns a bridge that serves the clients that come to inner,
+// as o says, and reaches the server with dial.
+func newBridge(o *options, inner net.Listener, dial func(context.Context) (net.Conn, error), logger *log.Logger) *bridge {
+	b := &bridge{dial: dial, to: o.to, idle: o.idle, log: logger, verbose: o.verbose, live: map[net.Conn]struct{}{}}
+	cfg := &session.ListenConfig{
+		HandshakeTimeout: o.handshakeTimeout,
+		MaxHandshakes:    o.maxHandshakes,
+		Config:           &session.Config{KeepAlive: o.keepAlive},
+	}
+	if !o.name.IsZero() {
+		cfg.Decide = session.AcceptNames(o.name, session.SMBServer)
+	}
+	if o.verbose {
+		cfg.HandshakeDone = func(i session.HandshakeInfo) {
+			if i.Err != nil {
+				b.log.Printf("client %v: handshake: %v", i.RemoteAddr, i.Err)
+			}
+		}
+	}
+	b.ln = session.NewListener(inner, cfg)
+	return b
+}
+
+// dialer returns the function that dials the server as o says, through
+// nd; nil nd means the default dialers.
+func (o *options) dialer(nd session.ContextDialer) func(context.Context) (net.Conn, error) {
+	if o.direct {
+		if nd == nil {
+			nd = &net.Dialer{}
+		}
+		return func(ctx context.Context) (net.Conn, error) {
+			ctx, cancel := session.Bound(ctx, o.timeout)
+			defer cancel()
+			return nd.DialContext(ctx, "tcp", o.to)
+		}
+	}
+	d := &nbt.Dialer{
+		Policy:          o.policy,
+		CalledName:      o.name,
+		Timeout:         o.timeout,
+		NameServicePort: o.nsPort,
+		Resolver:        o.resolver,
+		Config:          &session.Config{KeepAlive: o.keepAlive},
+	}
+	if nd != nil {
+		d.NetDialer = nd
+		d.NameService = &nbns.Client{Dialer: nd}
+	}
+	return func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", o.to) }
+}
+
+// serve accepts and relays sessions until ctx ends, then closes the
+// listener and every session and returns nil; or until the listener
+// fails, and returns its error.
+func (b *bridge) serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { b.ln.Close() })
+	defer stop()
+	sctx, cancel := context.WithCancel(ctx) // the sessions' dials
+	for {
+		c, err := b.ln.AcceptSession()
+		if err != nil {
+			cancel()
+			b.shutdown()
+			if ctx.Err() != nil && errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		id := b.next.Add(1)
+		b.wg.Go(func() { b.session(sctx, id, c) })
+	}
+}
+
+// shutdown closes the listener and every session, and waits for them.
+func (b *bridge) shutdown() {
+	b.ln.Close()
+	b.mu.Lock()
+	b.closing = true
+	for c := range b.live {
+		c.Close()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// track adds c to the conns shutdown closes, or closes it and reports
+// false when the bridge is shutting down.
+func (b *bridge) track(c net.Conn) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		c.Close()
+		return false
+	}
+	b.live[c] = struct{}{}
+	return true
+}
+
+func (b *bridge) untrack(c net.Conn) {
+	b.mu.Lock()
+	delete(b.live, c)
+	b.mu.Unlock()
+	c.Close()
+}
+
+// session relays the client c to a new connection to the server.
+func (b *bridge) session(ctx context.Context, id uint64, c *session.Conn) {
+	if !b.track(c) {
+		return
+	}
+	defer b.untrack(c)
+	start := time.Now()
+	who := "direct"
+	if r := c.Request(); !r.Called.IsZero() {
+		who = "called " + r.Called.String() + " calling " + r.Calling.String()
+	}
+	server, err := b.dial(ctx)
+	if err != nil {
+		b.log.Printf("session %d from %v (%s): %v", id, c.RemoteAddr(), who, err)
+		return
+	}
+	if !b.track(server) {
+		return
+	}
+	defer b.untrack(server)
+	if b.verbose {
+		b.log.Printf("session %d from %v (%s): relaying to %v", id, c.RemoteAddr(), who, server.RemoteAddr())
+	}
+	st := relay(c, server, b.idle)
+	if b.verbose || st.err != nil {
+		b.log.Printf("session %d from %v: %d bytes to the server, %d to the client, %v: %s",
+			id, c.RemoteAddr(), st.up, st.down, time.Since(start).Round(time.Millisecond), st.end())
+	}
+}
+
+// relayStats is how a relay went.
+type relayStats struct {
+	up, down int64 // bytes written to the server and to the client
+	err      error // the first error, nil when both sides closed
+	idle     time.Duration
+}
+
+// end describes how the relay ended.
+func (s relayStats) end() string {
+	switch {
+	case s.idle > 0:
+		return "idle for " + s.idle.String()
+	case s.err != nil:
+		return s.err.Error()
+	}
+	return "closed"
+}
+
+// activity is when a relay last moved a byte.
+type activity struct {
+	start time.Time
+	last  atomic.Int64 // since start
+}
+
+func (a *activity) touch() { a.last.Store(int64(time.Since(a.start))) }
+
+// quiet returns how long the relay has moved nothing.
+func (a *activity) quiet() time.Duration {
+	return time.Since(a.start) - time.Duration(a.last.Load())
+}
+
+// relay copies client to server and server to client until both have
+// closed their side, or one fails, or nothing moves either way for idle
+// (when positive). A side's EOF is carried to the other as a half-close
+// (CloseWrite), where the other can make one; where it cannot, the relay
+// ends. It closes neither conn.
+func relay(client, server net.Conn, idle time.Duration) relayStats {
+	act := &activity{start: time.Now()}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			// Unblock both pumps; the conns are closed by their owner.
+			client.SetDeadline(aLongTimeAgo)
+			server.SetDeadline(aLongTimeAgo)
+		})
+	}
+	var idled atomic.Bool
+	if idle > 0 {
+		var timer atomic.Pointer[time.Timer]
+		t := time.AfterFunc(time.Duration(math.MaxInt64), func() {
+			if q := act.quiet(); q < idle {
+				timer.Load().Reset(idle - q)
+				return
+			}
+			idled.Store(true)
+			stop()
+		})
+		timer.Store(t)
+		t.Reset(idle)
+		defer t.Stop()
+	}
+	type result struct {
+		n   int64
+		err error
+	}
+	upc, downc := make(chan result, 1), make(chan result, 1)
+	go func() { n, err := pump(server, client, act); upc <- result{n, err} }()
+	go func() { n, err := pump(client, server, act); downc <- result{n, err} }()
+	var st relayStats
+	for got := 0; got < 2; got++ {
+		var r result
+		select {
+		case r = <-upc:
+			upc, st.up = nil, r.n
+		case r = <-downc:
+			downc, st.down = nil, r.n
+		}
+		if r.err != nil && st.err == nil {
+			st.err = r.err // the first: the other pump's is the stop's
+			stop()
+		}
+	}
+	if idled.Load() {
+		st.idle, st.err = idle, nil
+	}
+	return st
+}
+
+// aLongTimeAgo is a deadline in the past, which unblocks I/O at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// pump copies src to dst until src ends, then half-closes dst. It returns
+// the bytes written and the first error, with the side it came from.
+func pump(dst, src net.Conn, act *activity) (int64, error) {
+	buf := make([]byte, relayBuffer)
+	var total int64
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			act.touch()
+			w, werr := dst.Write(buf[:n])
+			total += int64(w)
+			if werr != nil {
+				return total, &sideError{"writing", dst, werr}
+			}
+			act.touch()
+		}
+		switch {
+		case err == io.EOF:
+			if err := closeWrite(dst); err != nil {
+				return total, &sideError{"half-closing", dst, err}
+			}
+			return total, nil
+		case err != nil:
+			return total, &sideError{"reading", src, err}
+		}
+	}
+}
+
+// sideError is an error of one side of a relay.
+type sideError struct {
+	op  string
+	c   net.Conn
+	err error
+}
+
+func (e *sideError) Error() string {
+	return e.op + " " + e.c.RemoteAddr().String() + ": " + e.err.Error()
+}
+func (e *sideError) Unwrap() error { return e.err }
+
+// closeWrite shuts down the writing side of c, or of the TCP connection
+// under it.
+func closeWrite(c net.Conn) error {
+	for {
+		switch x := c.(type) {
+		case interface{ CloseWrite() error }:
+			return x.CloseWrite()
+		case *nbt.Conn:
+			c = x.Conn
+		case interface{ NetConn() net.Conn }:
+			c = x.NetConn()
+		default:
+			return errors.ErrUnsupported
+		}
+	}
+}
