@@ -5,13 +5,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/netbios-go/netbios/nbns"
+	"github.com/netbios-go/netbios/session"
 )
 
 // SMBServer is *SMBSERVER<20>, the called name that a server "must accept"
 // whatever its own name (the CIFS specification), and the first one the
 // PreSP5 policy tries.
-var SMBServer = nbns.MustName("*SMBSERVER", nbns.FileServer)
+var SMBServer = session.SMBServer
 
 // Policy is the order in which a [Dialer] looks for a called name that the
 // server accepts, when it has only an address (Microsoft KB Q251166).

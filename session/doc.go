@@ -17,6 +17,16 @@
 // SESSION RESPONSE. A SESSION KEEP ALIVE (§4.3.7) is a bare header, and a
 // SESSION MESSAGE (§4.3.6) a header and its payload.
 //
+// # Dialing and listening
+//
+// A [Dialer] opens a session as a caller (RFC 1002 §5.2.1.1), following
+// retargets; [Accept] answers one caller on an open connection, and a
+// [Listener] serves a port as the called side (§5.2.1.2): each
+// connection's handshake runs off the Accept path, with its own deadline,
+// and a connection that starts with an SMB message is taken as smbd takes
+// it. Both return a [Conn], whose byte stream is Direct-TCP SMB framing
+// with keep-alives removed.
+//
 // # Errors
 //
 // Each negative response code is an [ErrorCode], itself an error, and a
