@@ -61,4 +61,14 @@
 // source, and anything else is dropped (RFC 1001 §13.2.1). Errors are
 // *[net.OpError] values that wrap [ErrNoResponse], [ErrPortUnreachable],
 // a *[NegativeError] or a *[RedirectError].
+//
+// # Scanning
+//
+// A [Scanner] sends node status queries (RFC 1002 §4.2.17) to many hosts
+// from one unconnected socket, as nbtscan does: a window of queries in
+// flight paced by the answers and by a rate, a random transaction ID per
+// target matched with the question and the source, retransmissions on a
+// timeout estimated from the answers (RFC 6298), and answers from another
+// address reported as aliases. Targets come from an iterator and results
+// stream, so its memory is that of the queries in flight.
 package nbns
