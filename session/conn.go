@@ -32,7 +32,21 @@ type Config struct {
 	// 24-bit length ([ParseHeaderLenient]), as Samba, Impacket, nmap and
 	// Wireshark read SMB over port 139. Writes never exceed [MaxLength].
 	Strict bool
+
+	// LongMessages lets Write and WriteMessage send session messages of up
+	// to 0xFFFFFF bytes, with the 24-bit length of Direct TCP, where RFC
+	// 1002 allows 0x1FFFF. It is for a conn whose peer reads such
+	// lengths, as Samba and Impacket do over port 139, and whose SMB
+	// traffic needs them: a bridge to a port-445 server that grants SMB2
+	// multi-credit large MTU, which a server on port 139 does not
+	// (MS-SMB2 §3.3.5.3.1). Windows' NetBIOS clients never get such
+	// messages, since they do not ask for large MTU over port 139.
+	LongMessages bool
 }
+
+// maxLongLength is the longest message a conn with Config.LongMessages
+// writes: the 24-bit length of Direct TCP.
+const maxLongLength = 0xFFFFFF
 
 // A Conn is an established NetBIOS session: the TCP connection after a
 // positive session response.
@@ -61,6 +75,7 @@ type Conn struct {
 	nc     net.Conn
 	req    Request
 	strict bool
+	long   bool // Config.LongMessages
 
 	rmu  sync.Mutex
 	rhdr [HeaderLen]byte // the current header, or the start of the next one
@@ -100,6 +115,8 @@ func NewConn(nc net.Conn, req Request, cfg *Config) *Conn {
 	c := &Conn{nc: nc, req: req, start: time.Now()}
 	if cfg != nil {
 		c.strict = cfg.Strict
+		c.long = cfg.LongMessages
+		c.wf.long = c.long
 		c.keepAlive = cfg.KeepAlive
 	}
 	if c.keepAlive > 0 {
@@ -440,8 +457,9 @@ func (c *Conn) ReadMessage(buf []byte) ([]byte, error) {
 // framer follows the framing of a byte stream of session messages.
 type framer struct {
 	hdr  [HeaderLen]byte
-	hdrN int // bytes of hdr seen
-	rem  int // payload bytes left in the current message
+	hdrN int  // bytes of hdr seen
+	rem  int  // payload bytes left in the current message
+	long bool // lengths of 24 bits allowed (Config.LongMessages)
 }
 
 // walk advances over p and returns how many of its bytes end on a point
@@ -452,7 +470,11 @@ func (f *framer) walk(p []byte) (safe int, err error) {
 	pos, hdrStart := 0, -f.hdrN
 	for pos < len(p) {
 		if f.hdrN == 0 {
-			pos, f.rem = scanMessages(p, pos, f.rem, strictMessageMask)
+			mask := uint32(strictMessageMask)
+			if f.long {
+				mask = lenientMessageMask
+			}
+			pos, f.rem = scanMessages(p, pos, f.rem, mask)
 			if pos == len(p) {
 				break
 			}
@@ -465,7 +487,13 @@ func (f *framer) walk(p []byte) (safe int, err error) {
 		if f.hdrN < HeaderLen {
 			break
 		}
-		h, err := ParseHeader(f.hdr[:])
+		var h Header
+		var err error
+		if f.long {
+			h, err = ParseHeaderLenient(f.hdr[:])
+		} else {
+			h, err = ParseHeader(f.hdr[:])
+		}
 		if err != nil || h.Type != TypeMessage {
 			f.hdrN = 0
 			return max(hdrStart, 0), ErrFraming
@@ -483,7 +511,7 @@ func (f *framer) atBoundary() bool { return f.hdrN == 0 && f.rem == 0 }
 
 // Write writes session messages, headers included. It checks their framing
 // first: every header must be a SESSION MESSAGE (type 0x00) with a length
-// of at most [MaxLength]. The first bad header, and what follows it, is not
+// of at most [MaxLength] (0xFFFFFF, any FLAGS, with [Config.LongMessages]). The first bad header, and what follows it, is not
 // sent: Write returns the bytes before it and [ErrFraming]. A header split
 // across calls is held back until it is complete.
 //
@@ -550,12 +578,12 @@ func (e *brokenError) Error() string {
 func (e *brokenError) Unwrap() error { return e.err }
 
 // WriteMessage sends p as one session message. p may be at most
-// [MaxLength] bytes. The header and payload go out in one write where the
+// [MaxLength] bytes, or 0xFFFFFF with [Config.LongMessages]. The header and payload go out in one write where the
 // connection supports it. A WriteMessage that fails part-way, at a write
 // deadline for example, leaves a message cut short on the wire: the conn
 // cannot be written to afterwards.
 func (c *Conn) WriteMessage(p []byte) error {
-	if len(p) > MaxLength {
+	if len(p) > MaxLength && (!c.long || len(p) > maxLongLength) {
 		return errLengthRange
 	}
 	c.wmu.Lock()

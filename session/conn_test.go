@@ -1350,3 +1350,43 @@ func TestKeepAliveShort(t *testing.T) {
 		}
 	}
 }
+
+// TestLongMessages: with Config.LongMessages, Write and WriteMessage send
+// a message longer than 0x1FFFF with its 24-bit length, and the peer reads
+// it back; without, both refuse it.
+func TestLongMessages(t *testing.T) {
+	payload := counting(0x20000 + 7)
+	for _, long := range []bool{false, true} {
+		t.Run(fmt.Sprint("LongMessages=", long), func(t *testing.T) {
+			for _, how := range []string{"Write", "WriteMessage"} {
+				a, b := net.Pipe()
+				c := NewConn(a, Request{}, &Config{LongMessages: long})
+				peer := NewConn(b, Request{}, nil) // lenient reads: 24-bit lengths
+				got := make(chan []byte, 1)
+				go func() {
+					m, _ := peer.ReadMessage(nil)
+					got <- m
+				}()
+				var err error
+				if how == "Write" {
+					n := len(payload) // a 24-bit Direct-TCP header
+					_, err = c.Write(append([]byte{0, byte(n >> 16), byte(n >> 8), byte(n)}, payload...))
+				} else {
+					err = c.WriteMessage(payload)
+				}
+				switch {
+				case long && err != nil:
+					t.Errorf("%s: %v", how, err)
+				case long:
+					if m := <-got; !bytes.Equal(m, payload) {
+						t.Errorf("%s: the peer read %d bytes, want the %d written", how, len(m), len(payload))
+					}
+				case err == nil:
+					t.Errorf("%s of %d bytes without LongMessages succeeded", how, len(payload))
+				}
+				a.Close()
+				b.Close()
+			}
+		})
+	}
+}

@@ -34,7 +34,9 @@ var ErrEvicted = errors.New("session: handshake ended to make room for a newer c
 
 // A ListenConfig configures a [Listener]. A nil *ListenConfig is the zero
 // ListenConfig, which answers as Samba's smbd does: every called name is
-// accepted, and so is a connection that starts with an SMB message.
+// accepted, and so is a connection that starts with an SMB message, a
+// Direct-TCP client's, whose conn writes 24-bit lengths
+// ([Config.LongMessages]) and sends no keep-alives.
 type ListenConfig struct {
 	// Decide answers each session request, as the decide function of
 	// [Accept] does: nil accepts it, an [ErrorCode] refuses it with that
@@ -553,7 +555,8 @@ func openDirect(nc net.Conn, hdr [HeaderLen]byte, cfg *ListenConfig, info Handsh
 	if cfg.Config != nil {
 		conf = *cfg.Config
 	}
-	conf.KeepAlive = 0 // Direct TCP has no keep-alives
+	conf.KeepAlive = 0       // Direct TCP has no keep-alives
+	conf.LongMessages = true // and its lengths have 24 bits (MS-SMB2 §2.1)
 	if cfg.RequireRequest {
 		info.Err = parseErr("TYPE", 0, &typeError{TypeMessage})
 		return nil, info

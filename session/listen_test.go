@@ -571,3 +571,47 @@ func TestListenerTCPConn(t *testing.T) {
 		t.Errorf("after CloseWrite the client read %d, %v; want io.EOF", n, err)
 	}
 }
+
+// TestListenerDirectLongWrites: a Direct-TCP client's conn writes messages
+// with 24-bit lengths, as port 445 has them (a server that grants SMB2
+// large MTU sends such READ responses); a session request's conn does
+// not, unless its Config says LongMessages.
+func TestListenerDirectLongWrites(t *testing.T) {
+	long := counting(0x20000 + 3)
+	hdr := []byte{0, byte(len(long) >> 16), byte(len(long) >> 8), byte(len(long))}
+	for _, tt := range []struct {
+		name  string
+		first []byte // what the client sends first
+		ok    bool
+	}{
+		{name: "Direct TCP", first: message(smb2Negotiate), ok: true},
+		{name: "session request", first: requestBytes(t), ok: false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := listenLoopback(t, nil)
+			nc := dialListener(t, l)
+			if _, err := nc.Write(tt.first); err != nil {
+				t.Fatal(err)
+			}
+			go io.Copy(io.Discard, nc) // the answer, and what the conn writes
+			c, err := l.AcceptSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_, err = c.Write(cat(hdr, long))
+			if tt.ok != (err == nil) {
+				t.Fatalf("Write of a %d-byte message: %v, want ok %v", len(long), err, tt.ok)
+			}
+		})
+	}
+}
+
+// requestBytes is a session request for *SMBSERVER<20>.
+func requestBytes(t *testing.T) []byte {
+	b, err := (&Request{Called: SMBServer, Calling: nbns.MustName("CLIENT", nbns.Workstation)}).AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

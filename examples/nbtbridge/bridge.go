@@ -44,7 +44,10 @@ func newBridge(o *options, inner net.Listener, dial func(context.Context) (net.C
 	cfg := &session.ListenConfig{
 		HandshakeTimeout: o.handshakeTimeout,
 		MaxHandshakes:    o.maxHandshakes,
-		Config:           &session.Config{KeepAlive: o.keepAlive},
+		// To a Direct-TCP server, which may grant SMB2 large MTU (a server
+		// on port 139 does not), the NetBIOS clients get its long
+		// messages with the 24-bit length they read.
+		Config: &session.Config{KeepAlive: o.keepAlive, LongMessages: o.direct},
 	}
 	if !o.name.IsZero() {
 		cfg.Decide = session.AcceptNames(o.name, session.SMBServer)

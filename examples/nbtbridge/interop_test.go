@@ -352,6 +352,7 @@ func TestInteropFrontProcess(t *testing.T) {
 	go answerNodeStatus(pc, nbttest.Table(name, "LABGRP"))
 	ln, err := session.Listen("tcp4", netip.AddrPortFrom(front, session.Port).String(), &session.ListenConfig{
 		Decide: session.AcceptNames(nbns.MustName(name, nbns.FileServer)),
+		Config: &session.Config{LongMessages: true}, // Samba's 445 grants large MTU
 	})
 	if err != nil {
 		t.Fatal(err)
