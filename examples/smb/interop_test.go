@@ -17,16 +17,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/nbt"
+	"github.com/netbios-go/netbios/session"
 )
 
 type lab struct {
@@ -289,4 +293,79 @@ func TestInteropByName(t *testing.T) {
 		}
 		t.Logf("smb %s: %s", strings.Join(args, " "), stderr.String())
 	})
+}
+
+// TestInteropListener puts our session.Listener in front of Samba's port
+// 445, relaying each session to it, and reads the share through it with
+// go-smb2 over our Dialer: NetBIOS on both of our ends, Direct TCP to
+// Samba, whose SMB2 large MTU READ responses (over 0x1FFFF bytes) cross
+// with 24-bit lengths (Config.LongMessages).
+func TestInteropListener(t *testing.T) {
+	l := labEnv(t)
+	ln, err := session.Listen("tcp4", "127.0.0.1:0", &session.ListenConfig{
+		Decide: session.AcceptNames(l.name, session.SMBServer),
+		Config: &session.Config{LongMessages: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()  // last: the relays end when the client's conn closes
+	defer ln.Close() // ends the accept loop
+	wg.Go(func() {
+		for {
+			c, err := ln.AcceptSession()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				up, err := net.DialTimeout("tcp4", net.JoinHostPort(l.host, "445"), 10*time.Second)
+				if err != nil {
+					t.Errorf("front: dial Samba's 445: %v", err)
+					return
+				}
+				defer up.Close()
+				done := make(chan struct{})
+				go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite(); close(done) }()
+				io.Copy(c, up)
+				c.NetConn().(*net.TCPConn).CloseWrite()
+				<-done
+			})
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	d := nbt.Dialer{Policy: nbt.PreSP5, Cache: nbt.NewNameCache(0), NameService: &nbns.Client{Timeout: 100 * time.Millisecond, Attempts: 1}}
+	nc, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("nbt dial of our listener: %v", err)
+	}
+	defer nc.Close()
+	if got := nc.(*nbt.Conn).CalledName(); got != session.SMBServer {
+		t.Errorf("called %v, want *SMBSERVER<20>, which the listener accepts", got)
+	}
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	sess, err := newSMBDialer(dialects[0], "", "").DialConn(ctx, nc, l.host)
+	if err != nil {
+		t.Fatalf("SMB guest logon through the listener: %v", err)
+	}
+	sess = sess.WithContext(ctx)
+	defer sess.Logoff()
+	share, err := sess.Mount(l.share)
+	if err != nil {
+		t.Fatalf("tree connect %s: %v", l.share, err)
+	}
+	share = share.WithContext(ctx)
+	defer share.Umount()
+	hello, err := share.ReadFile("hello.txt")
+	if err != nil || string(hello) != "hello from samba\n" {
+		t.Errorf("hello.txt = %q, %v; want %q", hello, err, "hello from samba\n")
+	}
+	big, err := share.ReadFile("big.bin")
+	if err != nil {
+		t.Fatalf("big.bin: %v", err)
+	}
+	checkBig(t, big)
 }
