@@ -60,6 +60,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netbios-go/netbios/examples/internal/nbtflags"
 	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/nbt"
 	"github.com/netbios-go/netbios/session"
@@ -104,12 +105,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 	fs.DurationVar(&o.handshakeTimeout, "handshake-timeout", 0, fmt.Sprintf("bound on each client's session request (0: %v, negative: none)", session.DefaultHandshakeTimeout))
 	fs.IntVar(&o.maxHandshakes, "max-handshakes", 0, fmt.Sprintf("connections held in their handshake at most; a newcomer ends the oldest (0 or negative: %d)", session.DefaultMaxHandshakes))
 	fs.BoolVar(&o.verbose, "v", false, "print a line for each session and each failed handshake")
-	var rf resolverFlags
-	rf.register(fs)
+	var rf nbtflags.ResolverFlags
+	rf.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nbtbridge -listen ADDR -to HOST[:PORT] [flags]")
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, resolverUsage)
+		fmt.Fprint(stderr, nbtflags.ResolverUsage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -152,7 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, int) {
 			}
 		}
 	} else {
-		r, err := rf.resolver()
+		r, err := rf.Resolver()
 		if err != nil {
 			return usage("%v", err)
 		}

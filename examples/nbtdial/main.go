@@ -39,6 +39,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netbios-go/netbios/examples/internal/nbtflags"
 	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/nbt"
 )
@@ -57,12 +58,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	smb2 := fs.Bool("smb2", false, "send an SMB2 NEGOTIATE after connecting and print the dialect")
 	timeout := fs.Duration("timeout", 10*time.Second, fmt.Sprintf("bound on the whole dial, then on the SMB2 NEGOTIATE (0: %v, negative: none)", nbt.DefaultTimeout))
 	nsPort := fs.Uint("ns-port", nbns.Port, "UDP `port` of the server's name service, for node status")
-	var rf resolverFlags
-	rf.register(fs)
+	var rf nbtflags.ResolverFlags
+	rf.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nbtdial [flags] HOST[:PORT]")
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, resolverUsage)
+		fmt.Fprint(stderr, nbtflags.ResolverUsage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nbtdial: invalid -ns-port %d: want 1 to 65535\n", *nsPort)
 		return 2
 	}
-	r, err := rf.resolver()
+	r, err := rf.Resolver()
 	if err != nil {
 		fmt.Fprintln(stderr, "nbtdial:", err)
 		return 2

@@ -47,6 +47,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netbios-go/netbios/examples/internal/nbtflags"
 	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/nbt"
 )
@@ -58,15 +59,15 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("nbtlookup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var rf resolverFlags
-	rf.register(fs)
+	var rf nbtflags.ResolverFlags
+	rf.Register(fs)
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on the lookup of each name; 0 for none")
 	asJSON := fs.Bool("json", false, "print each owner as a JSON object on a line")
 	verbose := fs.Bool("v", false, "print each step of each lookup on standard error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nbtlookup [flags] NAME...")
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, resolverUsage)
+		fmt.Fprint(stderr, nbtflags.ResolverUsage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -95,16 +96,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		names = append(names, n)
 	}
-	r, err := rf.resolver()
+	r, err := rf.Resolver()
 	if err != nil {
 		fmt.Fprintln(stderr, "nbtlookup:", err)
 		return 2
 	}
-	for _, e := range rf.lmfile.Errors() {
+	for _, e := range rf.LMHosts().Errors() {
 		fmt.Fprintln(stderr, "nbtlookup: skipped:", e)
 	}
 	if *verbose {
-		for _, e := range rf.lmfile.Warnings() {
+		for _, e := range rf.LMHosts().Warnings() {
 			fmt.Fprintln(stderr, "nbtlookup: warning:", e)
 		}
 	}

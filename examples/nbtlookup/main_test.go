@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/netbios-go/netbios/examples/internal/nbtflags"
 	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/nbt"
 	"github.com/netbios-go/netbios/nbt/nbttest"
@@ -333,12 +334,12 @@ func TestResolverFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := newFlagSet()
-			var rf resolverFlags
-			rf.register(fs)
+			var rf nbtflags.ResolverFlags
+			rf.Register(fs)
 			if err := fs.Parse(tt.args); err != nil {
 				t.Fatal(err)
 			}
-			r, err := rf.resolver()
+			r, err := rf.Resolver()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/cloudsoda/go-smb2"
+	"github.com/netbios-go/netbios/examples/internal/nbtflags"
 	"github.com/netbios-go/netbios/nbns"
 	"github.com/netbios-go/netbios/nbt"
 )
@@ -96,14 +97,14 @@ func parse(args []string, stderr io.Writer) (*options, time.Duration, int) {
 	password := fs.String("password", "", "`password` of -user")
 	timeout := fs.Duration("timeout", time.Minute, "bound on the whole run, dial and transfer; 0 for none")
 	nsPort := fs.Uint("ns-port", nbns.Port, "UDP `port` of the server's name service, for node status")
-	var rf resolverFlags
-	rf.register(fs)
+	var rf nbtflags.ResolverFlags
+	rf.Register(fs)
 	list := fs.Bool("list", false, "print the share names")
 	out := fs.String("o", "", "write the file to `FILE` instead of standard output")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: smb [flags] HOST[:PORT] [SHARE [PATH]]")
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, resolverUsage)
+		fmt.Fprint(stderr, nbtflags.ResolverUsage)
 	}
 	usage := func(format string, args ...any) (*options, time.Duration, int) {
 		fmt.Fprintf(stderr, "smb: "+format+"\n", args...)
@@ -151,7 +152,7 @@ func parse(args []string, stderr io.Writer) (*options, time.Duration, int) {
 	if o.host == "" {
 		return usage("empty HOST in %q", o.address)
 	}
-	r, err := rf.resolver()
+	r, err := rf.Resolver()
 	if err != nil {
 		return usage("%v", err)
 	}

@@ -1,8 +1,7 @@
-package main
-
-// This file is the same in examples/nbtlookup, examples/nbtdial and
-// examples/smb, so that the flags that configure the nbt.Resolver have
-// the same names and meanings in each; edit all three together.
+// Package nbtflags holds the command-line flags that the examples share,
+// so that the flags that configure an nbt.Resolver have the same names
+// and meanings in nbtlookup, nbtdial, nbtbridge and smb.
+package nbtflags
 
 import (
 	"errors"
@@ -15,7 +14,7 @@ import (
 	"github.com/netbios-go/netbios/nbt"
 )
 
-// resolverFlags are the command-line flags of the nbt.Resolver that looks
+// ResolverFlags are the command-line flags of the nbt.Resolver that looks
 // up NetBIOS names:
 //
 //	-U ADDR[:PORT]  a WINS server, asked in order; repeatable or comma-separated
@@ -27,7 +26,7 @@ import (
 // The Resolver has one name service port for all its queries: a PORT
 // given with -U or -B is it (every PORT given must be the same), and it
 // is 137 when none is given.
-type resolverFlags struct {
+type ResolverFlags struct {
 	wins    []netip.AddrPort // port 0 when not given
 	bcast   []netip.AddrPort
 	lmhosts string
@@ -35,11 +34,11 @@ type resolverFlags struct {
 	orderOK bool // -order was given
 	noBcast bool
 
-	lmfile *nbt.LMHosts // the -lmhosts file, as read by resolver
+	lmfile *nbt.LMHosts // the -lmhosts file, as read by Resolver
 }
 
-// register defines the flags on fs.
-func (f *resolverFlags) register(fs *flag.FlagSet) {
+// Register defines the flags on fs.
+func (f *ResolverFlags) Register(fs *flag.FlagSet) {
 	fs.Func("U", "WINS `server` ADDR[:PORT] to ask, an IPv4 address; repeatable or comma-separated, asked in order", func(s string) error {
 		return addAddrs(&f.wins, s, "WINS server")
 	})
@@ -100,10 +99,10 @@ func orderString(order []nbt.Source) string {
 	return strings.Join(s, " ")
 }
 
-// resolver returns the Resolver the flags configure. Its error, a usage
+// Resolver returns the Resolver the flags configure. Its error, a usage
 // error, names the flag: a flag that sets up a step the order does not
 // have, ports that differ, or an LMHOSTS file that cannot be read.
-func (f *resolverFlags) resolver() (*nbt.Resolver, error) {
+func (f *ResolverFlags) Resolver() (*nbt.Resolver, error) {
 	r := &nbt.Resolver{LMHosts: f.lmhosts, NoBroadcast: f.noBcast}
 	order := nbt.DefaultOrder
 	if f.orderOK {
@@ -168,8 +167,12 @@ func (f *resolverFlags) resolver() (*nbt.Resolver, error) {
 	return r, nil
 }
 
-// resolverUsage is the help text that follows the flags.
-var resolverUsage = `
+// LMHosts returns the -lmhosts file as Resolver read it, or nil, so that a
+// command can report its skipped lines and warnings.
+func (f *ResolverFlags) LMHosts() *nbt.LMHosts { return f.lmfile }
+
+// ResolverUsage is the help text that follows the flags.
+var ResolverUsage = `
 A NetBIOS name (at most 15 bytes, no dot) is looked up by the steps of
 -order: lmhosts (the -lmhosts file), wins (each -U server in turn), host
 (the hosts file and DNS) and bcast (a broadcast query on the -B addresses,
