@@ -51,13 +51,7 @@ type NameQueryRequest struct {
 // AppendBinary appends the request to b. Without scope it is 50 bytes.
 func (q *NameQueryRequest) AppendBinary(b []byte) ([]byte, error) {
 	h := Header{ID: q.ID, Broadcast: q.Broadcast, RecursionDesired: q.RecursionDesired, QDCount: 1}
-	b, _ = h.AppendBinary(b)
-	b, err := q.Name.AppendEncoded(b, q.Scope)
-	if err != nil {
-		return b[:len(b)-HeaderLen], err
-	}
-	b = binary.BigEndian.AppendUint16(b, TypeNB)
-	return binary.BigEndian.AppendUint16(b, ClassIN), nil
+	return appendQuestion(b, h, q.Name, q.Scope, TypeNB)
 }
 
 // MarshalBinary returns the request's wire form.
@@ -69,24 +63,9 @@ func (q *NameQueryRequest) MarshalBinary() ([]byte, error) {
 // (R = 0, OPCODE 0) with one question of type NB and class IN; the other
 // counts and any bytes after the question are ignored.
 func (q *NameQueryRequest) UnmarshalBinary(msg []byte) error {
-	var h Header
-	if err := h.UnmarshalBinary(msg); err != nil {
-		return err
-	}
-	switch {
-	case h.Response:
-		return parseErr("HEADER", 0, errNotRequest)
-	case h.OpCode != OpQuery:
-		return parseErr("OPCODE", 2, errOpCode)
-	case h.QDCount != 1:
-		return parseErr("QDCOUNT", 4, errQDCount)
-	}
 	var sb scopeBuf
-	n, off, err := decodeName(msg, HeaderLen, true, &sb)
+	h, n, err := parseQuestion(msg, TypeNB, errTypeNB, &sb)
 	if err != nil {
-		return parseErr("QUESTION_NAME", HeaderLen, err)
-	}
-	if err := checkTypeClass(msg, off, "QUESTION", TypeNB, errTypeNB); err != nil {
 		return err
 	}
 	*q = NameQueryRequest{

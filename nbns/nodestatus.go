@@ -42,14 +42,7 @@ type NodeStatusRequest struct {
 
 // AppendBinary appends the request to b. Without scope it is 50 bytes.
 func (q *NodeStatusRequest) AppendBinary(b []byte) ([]byte, error) {
-	h := Header{ID: q.ID, Broadcast: q.Broadcast, QDCount: 1}
-	b, _ = h.AppendBinary(b)
-	b, err := q.Name.AppendEncoded(b, q.Scope)
-	if err != nil {
-		return b[:len(b)-HeaderLen], err
-	}
-	b = binary.BigEndian.AppendUint16(b, TypeNBSTAT)
-	return binary.BigEndian.AppendUint16(b, ClassIN), nil
+	return appendQuestion(b, Header{ID: q.ID, Broadcast: q.Broadcast, QDCount: 1}, q.Name, q.Scope, TypeNBSTAT)
 }
 
 // MarshalBinary returns the request's wire form.
@@ -61,28 +54,51 @@ func (q *NodeStatusRequest) MarshalBinary() ([]byte, error) {
 // (R = 0, OPCODE 0) with one question of type NBSTAT and class IN; the
 // other counts and any bytes after the question are ignored.
 func (q *NodeStatusRequest) UnmarshalBinary(msg []byte) error {
-	var h Header
-	if err := h.UnmarshalBinary(msg); err != nil {
-		return err
-	}
-	switch {
-	case h.Response:
-		return parseErr("HEADER", 0, errNotRequest)
-	case h.OpCode != OpQuery:
-		return parseErr("OPCODE", 2, errOpCode)
-	case h.QDCount != 1:
-		return parseErr("QDCOUNT", 4, errQDCount)
-	}
 	var sb scopeBuf
-	n, off, err := decodeName(msg, HeaderLen, true, &sb)
+	h, n, err := parseQuestion(msg, TypeNBSTAT, errType, &sb)
 	if err != nil {
-		return parseErr("QUESTION_NAME", HeaderLen, err)
-	}
-	if err := checkTypeClass(msg, off, "QUESTION", TypeNBSTAT, errType); err != nil {
 		return err
 	}
 	*q = NodeStatusRequest{ID: h.ID, Name: n, Scope: sb.string(q.Scope), Broadcast: h.Broadcast}
 	return nil
+}
+
+// appendQuestion appends a request of one question, name and scope of
+// type qtype and class IN, with header h, to b.
+func appendQuestion(b []byte, h Header, name Name, scope string, qtype uint16) ([]byte, error) {
+	b, _ = h.AppendBinary(b)
+	b, err := name.AppendEncoded(b, scope)
+	if err != nil {
+		return b[:len(b)-HeaderLen], err
+	}
+	b = binary.BigEndian.AppendUint16(b, qtype)
+	return binary.BigEndian.AppendUint16(b, ClassIN), nil
+}
+
+// parseQuestion decodes the header and the one question of type qtype
+// and class IN of a request, its scope into sb, and fails with errWrong
+// for another type.
+func parseQuestion(msg []byte, qtype uint16, errWrong error, sb *scopeBuf) (Header, Name, error) {
+	var h Header
+	if err := h.UnmarshalBinary(msg); err != nil {
+		return h, Name{}, err
+	}
+	switch {
+	case h.Response:
+		return h, Name{}, parseErr("HEADER", 0, errNotRequest)
+	case h.OpCode != OpQuery:
+		return h, Name{}, parseErr("OPCODE", 2, errOpCode)
+	case h.QDCount != 1:
+		return h, Name{}, parseErr("QDCOUNT", 4, errQDCount)
+	}
+	n, off, err := decodeName(msg, HeaderLen, true, sb)
+	if err != nil {
+		return h, Name{}, parseErr("QUESTION_NAME", HeaderLen, err)
+	}
+	if err := checkTypeClass(msg, off, "QUESTION", qtype, errWrong); err != nil {
+		return h, Name{}, err
+	}
+	return h, n, nil
 }
 
 // checkTypeClass checks that msg[off:] holds the type typ and the class
