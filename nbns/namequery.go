@@ -412,16 +412,9 @@ func (r *NameQueryResponse) UnmarshalBinary(msg []byte) error {
 		return parseErr("ANCOUNT", 6, errNoAnswer)
 	}
 	var sb scopeBuf
-	off := HeaderLen
-	for range h.QDCount {
-		_, next, err := decodeName(msg, off, true, &sb)
-		if err != nil {
-			return parseErr("QUESTION_NAME", off, err)
-		}
-		if len(msg)-next < 4 {
-			return parseErr("QUESTION_TYPE", next, errShort)
-		}
-		off = next + 4
+	off, err := skipQuestions(msg, h.QDCount, &sb)
+	if err != nil {
+		return err
 	}
 	if kind == RedirectResponse {
 		return r.unmarshalRedirect(msg, off, h)

@@ -63,6 +63,23 @@ func (q *NodeStatusRequest) UnmarshalBinary(msg []byte) error {
 	return nil
 }
 
+// skipQuestions skips the n questions a response echoes after its
+// header, checking that each is whole, and returns the offset after them.
+func skipQuestions(msg []byte, n uint16, sb *scopeBuf) (int, error) {
+	off := HeaderLen
+	for range n {
+		_, next, err := decodeName(msg, off, true, sb)
+		if err != nil {
+			return 0, parseErr("QUESTION_NAME", off, err)
+		}
+		if len(msg)-next < 4 {
+			return 0, parseErr("QUESTION_TYPE", next, errShort)
+		}
+		off = next + 4
+	}
+	return off, nil
+}
+
 // appendQuestion appends a request of one question, name and scope of
 // type qtype and class IN, with header h, to b.
 func appendQuestion(b []byte, h Header, name Name, scope string, qtype uint16) ([]byte, error) {
@@ -389,16 +406,9 @@ func (r *NodeStatusResponse) UnmarshalBinary(msg []byte) error {
 		return parseErr("ANCOUNT", 6, errNoAnswer)
 	}
 	var sb scopeBuf
-	off := HeaderLen
-	for range h.QDCount {
-		_, next, err := decodeName(msg, off, true, &sb)
-		if err != nil {
-			return parseErr("QUESTION_NAME", off, err)
-		}
-		if len(msg)-next < 4 {
-			return parseErr("QUESTION_TYPE", next, errShort)
-		}
-		off = next + 4
+	off, err := skipQuestions(msg, h.QDCount, &sb)
+	if err != nil {
+		return err
 	}
 	name, off2, err := decodeName(msg, off, true, &sb)
 	if err != nil {
