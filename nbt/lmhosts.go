@@ -534,6 +534,7 @@ var (
 	errLMNameTooLong    = errors.New("name longer than 15 bytes: a 16-byte name goes in quotes, ending in its suffix as \\0xNN")
 	errLMNameEmpty      = errors.New("empty name")
 	errLMQuotedTooLong  = errors.New("quoted name longer than 16 bytes")
+	errLMNameNUL        = errors.New("name of 16 NUL bytes: that is no name")
 	errLMNameChar       = errors.New("name with a backslash or a quote: put the name in quotes, and write a byte as \\0xNN")
 	errLMEscape         = errors.New("bad escape in a quoted name: write a byte as \\0xNN")
 	errLMUnterminated   = errors.New("opening quote without its closing quote")
@@ -974,7 +975,11 @@ func parseLMName(tok []byte, isQuoted bool) (name nbns.Name, service bool, warn,
 		case n > nbns.NameLen:
 			return name, false, nil, lmQuote(errLMQuotedTooLong, tok)
 		case n == nbns.NameLen:
-			return nbns.NameFromBytes([nbns.NameLen]byte(b[:nbns.NameLen])), true, nil, nil
+			name = nbns.NameFromBytes([nbns.NameLen]byte(b[:nbns.NameLen]))
+			if name.IsZero() {
+				return name, false, nil, lmQuote(errLMNameNUL, tok)
+			}
+			return name, true, nil, nil
 		}
 		if escaped {
 			warn = &lmShortQuoted{n}

@@ -177,7 +177,8 @@ func TestParseLMHostsLines(t *testing.T) {
 				`lmhosts:9: bad IPv4 address: "host:139"`,
 			}}},
 		{"bad names", "192.0.2.1\n192.0.2.2 #PRE\n192.0.2.3 abcdefghijklmnop\n192.0.2.4 abcdefghijklmnop#20\n" +
-			"192.0.2.5 \"0123456789abcdefg\"\n192.0.2.6 \"\"\n192.0.2.7 back\\slash\n192.0.2.8 a\"b\n",
+			"192.0.2.5 \"0123456789abcdefg\"\n192.0.2.6 \"\"\n192.0.2.7 back\\slash\n192.0.2.8 a\"b\n" +
+			"192.0.2.9 \"" + strings.Repeat(`\0x00`, 16) + "\"\n",
 			lmResult{Errors: []string{
 				"lmhosts:1: address without a name",
 				"lmhosts:2: address without a name",
@@ -187,6 +188,7 @@ func TestParseLMHostsLines(t *testing.T) {
 				"lmhosts:6: empty name",
 				`lmhosts:7: name with a backslash or a quote: put the name in quotes, and write a byte as \0xNN: "back\\slash"`,
 				`lmhosts:8: name with a backslash or a quote: put the name in quotes, and write a byte as \0xNN: "a\"b"`,
+				`lmhosts:9: name of 16 NUL bytes: that is no name: "` + strings.Repeat(`\\0x00`, 16) + `"`,
 			}}},
 		{"bad quoted names", `192.0.2.1 "bad\q"` + "\n" + `192.0.2.2 "bad\0x1"` + "\n" + `192.0.2.3 "open` + "\r\n" + `192.0.2.4 "name"#PRE` + "\n",
 			lmResult{Errors: []string{
