@@ -186,7 +186,7 @@ func (c *Conn) readHeader() error {
 		h, err := c.parseHeader(c.rhdr[:])
 		switch {
 		case err != nil:
-			c.rerr = err
+			c.rerr, c.rhN = err, 0
 			return err
 		case h.Type == TypeKeepAlive:
 			c.rhN = 0 // discard (RFC 1002 §5.2.2.2)
@@ -228,7 +228,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	return c.read(p, true)
+	n, _, err := c.read(p, true, 0)
+	return n, err
 }
 
 // readPayloadView reads for [Conn.Payload]: payload bytes only.
@@ -238,7 +239,8 @@ func (c *Conn) readPayloadView(p []byte) (int, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	return c.read(p, false)
+	n, _, err := c.read(p, false, 0)
+	return n, err
 }
 
 // read reads into p, which is not empty, the bytes of session messages
@@ -249,19 +251,27 @@ func (c *Conn) readPayloadView(p []byte) (int, error) {
 // It reads into p itself and walks the framing in place. Between
 // messages, when p has no room for a header, it reads the header into
 // c.rhdr instead, as [Conn.ReadMessage] does, and hands it out from there.
-func (c *Conn) read(p []byte, headers bool) (int, error) {
+//
+// wmask is for [Conn.WriteTo]: the bits of a session message header that
+// its destination refuses and c's reads let through, 0 for a plain read.
+// cut is where in p[:n] the first header with one of them starts, or -1.
+func (c *Conn) read(p []byte, headers bool, wmask uint32) (n, cut int, err error) {
 	for {
 		if c.rerr != nil {
-			return 0, c.rerr
+			return 0, -1, c.rerr
 		}
 		if c.rhN == HeaderLen && c.rhO < HeaderLen { // a header in c.rhdr, not handed out
 			if headers {
+				cut = -1
+				if binary.BigEndian.Uint32(c.rhdr[:])&wmask != 0 {
+					cut = 0
+				}
 				n := copy(p, c.rhdr[c.rhO:])
 				c.rhO += n
 				if c.rhO == HeaderLen && c.rrem == 0 {
 					c.rhN = 0
 				}
-				return n, nil
+				return n, cut, nil
 			}
 			c.rhO = HeaderLen
 		}
@@ -270,12 +280,12 @@ func (c *Conn) read(p []byte, headers bool) (int, error) {
 		}
 		if c.rhN < HeaderLen && len(p) < HeaderLen {
 			if err := c.readHeader(); err != nil {
-				return 0, err
+				return 0, -1, err
 			}
 			continue
 		}
-		if n, err := c.fill(p, headers); n > 0 || err != nil {
-			return n, err
+		if n, cut, err := c.fill(p, headers, wmask); n > 0 || err != nil {
+			return n, cut, err
 		}
 	}
 }
@@ -285,8 +295,9 @@ func (c *Conn) read(p []byte, headers bool) (int, error) {
 // session message bytes that p then holds: keep-alives removed, message
 // headers too unless headers is set, and the start of a header that is
 // not complete held back in c.rhdr, since it may be a keep-alive's. Between
-// messages p must have room for a header. The caller holds c.rmu.
-func (c *Conn) fill(p []byte, headers bool) (int, error) {
+// messages p must have room for a header. wmask and cut are read's. The
+// caller holds c.rmu.
+func (c *Conn) fill(p []byte, headers bool, wmask uint32) (int, int, error) {
 	k, rem := 0, c.rrem
 	if c.rhN < HeaderLen { // between messages
 		k, rem = copy(p, c.rhdr[:c.rhN]), 0
@@ -296,9 +307,10 @@ func (c *Conn) fill(p []byte, headers bool) (int, error) {
 		c.touch()
 	}
 	b := p[:k+n]
-	r, w := 0, 0 // walk b[r:], keeping what to return in b[:w]
+	r, w, cut := 0, 0, -1 // walk b[r:], keeping what to return in b[:w]
+	mask := c.msgMask() | wmask
 	if headers {
-		r, rem = scanMessages(b, 0, rem, c.msgMask())
+		r, rem = scanMessages(b, 0, rem, mask)
 		w = r
 	}
 	for r < len(b) {
@@ -314,19 +326,26 @@ func (c *Conn) fill(p []byte, headers bool) (int, error) {
 			break
 		}
 		hdr := b[r : r+HeaderLen : r+HeaderLen]
-		if v := binary.BigEndian.Uint32(hdr); v&c.msgMask() == 0 {
+		if v := binary.BigEndian.Uint32(hdr); v&mask == 0 {
 			rem = int(v & 0xFFFFFF)
 		} else {
 			h, perr := c.parseHeader(hdr)
 			if perr != nil {
-				c.rerr = perr
-				return w, perr // the bytes before the bad header are good
+				// The bytes before the bad header are good, and end
+				// between messages.
+				c.rerr, c.rhN, c.rrem = perr, 0, 0
+				return w, cut, perr
 			}
 			if h.Type == TypeKeepAlive {
 				r += HeaderLen // discard (RFC 1002 §5.2.2.2)
 				continue
 			}
 			rem = h.Length
+			if v&wmask != 0 && cut < 0 && headers {
+				// A message that the destination refuses: note where,
+				// and read on as a plain read does.
+				cut, mask = w, c.msgMask()
+			}
 		}
 		if headers {
 			if w != r {
@@ -349,7 +368,7 @@ func (c *Conn) fill(p []byte, headers bool) (int, error) {
 			err = nil // the stream ends on a boundary; EOF comes again next time
 		}
 	}
-	return w, err
+	return w, cut, err
 }
 
 // Masks of a header read as a big-endian uint32: the bits that are 0 in
@@ -470,11 +489,7 @@ func (f *framer) walk(p []byte) (safe int, err error) {
 	pos, hdrStart := 0, -f.hdrN
 	for pos < len(p) {
 		if f.hdrN == 0 {
-			mask := uint32(strictMessageMask)
-			if f.long {
-				mask = lenientMessageMask
-			}
-			pos, f.rem = scanMessages(p, pos, f.rem, mask)
+			pos, f.rem = scanMessages(p, pos, f.rem, f.mask())
 			if pos == len(p) {
 				break
 			}
@@ -509,6 +524,15 @@ func (f *framer) walk(p []byte) (safe int, err error) {
 // atBoundary reports whether the stream is between messages.
 func (f *framer) atBoundary() bool { return f.hdrN == 0 && f.rem == 0 }
 
+// mask returns the mask of the session message headers that the stream
+// may have: see strictMessageMask.
+func (f *framer) mask() uint32 {
+	if f.long {
+		return lenientMessageMask
+	}
+	return strictMessageMask
+}
+
 // Write writes session messages, headers included. It checks their framing
 // first: every header must be a SESSION MESSAGE (type 0x00) with a length
 // of at most [MaxLength] (0xFFFFFF, any FLAGS, with [Config.LongMessages]). The first bad header, and what follows it, is not
@@ -521,6 +545,11 @@ func (f *framer) atBoundary() bool { return f.hdrN == 0 && f.rem == 0 }
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.write(p)
+}
+
+// write is Write. The caller holds c.wmu.
+func (c *Conn) write(p []byte) (int, error) {
 	if c.werr != nil {
 		return 0, c.werr
 	}
