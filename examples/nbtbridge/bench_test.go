@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/netbios-go/netbios/session"
 )
@@ -52,26 +51,30 @@ func benchBlock(size int) []byte {
 // payloads) from a writer, through one direction of a relay between two
 // loopback TCP connections, to a reader, in one of these ways:
 //
-//   - via=bridge: the bridge's relay, with a session.Conn on the NetBIOS
-//     side: dir=toNBT is a Direct-TCP client's stream into the NetBIOS
-//     side (session.Conn.Write checks the framing), dir=fromNBT the
-//     NetBIOS side's stream out (session.Conn.Read removes keep-alives);
-//   - via=pump: the bridge's relay loop (32 KiB reads) between two plain
-//     TCP conns, no session.Conn;
+//   - via=bridge: the bridge's relay as -to HOST runs it, a session.Conn
+//     on both sides: a Listener's Direct-TCP conn toward the client, a
+//     NetBIOS session toward the server; dir=toNBT is the client's stream
+//     to the server, dir=fromNBT the server's (keep-alives removed) to the
+//     client;
+//   - via=bridge445: the bridge's relay as -to HOST:445 runs it, a
+//     Listener's NetBIOS session toward the client and plain TCP toward
+//     the server: dir=toNBT is the server's stream to the client,
+//     dir=fromNBT the client's to the server;
 //   - via=copy: a plain TCP relay through io.Copy's 32 KiB buffer;
 //   - via=splice: io.Copy between the two TCP conns, which Linux runs as
 //     splice(2), the bytes never leaving the kernel: a relay that has to
 //     see the framing cannot do that.
 //
-// Compare the rows of one run with
+// On a machine whose speed drifts, interleave the rows and compare them:
 //
-//	go test -run XXX -bench Relay -count 10 ./examples/nbtbridge/ > bench.txt
+//	go test -c -o relay.test ./examples/nbtbridge/
+//	for i in 1 2 3 4 5 6 7 8; do ./relay.test -test.run XXX -test.bench Relay; done > bench.txt
 //	benchstat -col /via bench.txt
 func BenchmarkRelay(b *testing.B) {
 	for _, size := range []int{100, 64 << 10} {
 		block := benchBlock(size)
 		for _, dir := range []string{"toNBT", "fromNBT"} {
-			for _, via := range []string{"bridge", "pump", "copy", "splice"} {
+			for _, via := range []string{"bridge", "bridge445", "copy", "splice"} {
 				b.Run(fmt.Sprintf("size=%d/dir=%s/via=%s", size, dir, via), func(b *testing.B) {
 					benchRelay(b, block, dir, via)
 				})
@@ -84,12 +87,16 @@ func benchRelay(b *testing.B, block []byte, dir, via string) {
 	w, r := tcpPair(b)      // the writer writes w; the relay reads r
 	out, sink := tcpPair(b) // the relay writes out; the benchmark reads sink
 	var src, dst net.Conn = r, out
-	if via == "bridge" {
-		if dir == "toNBT" {
-			dst = session.NewConn(out, session.Request{}, nil)
-		} else {
-			src = session.NewConn(r, session.Request{}, nil)
-		}
+	direct := &session.Config{LongMessages: true} // as a Listener gives a Direct-TCP client, and -to HOST:445 a NetBIOS one
+	switch via + "/" + dir {
+	case "bridge/toNBT":
+		src, dst = session.NewConn(r, session.Request{}, direct), session.NewConn(out, session.Request{}, nil)
+	case "bridge/fromNBT":
+		src, dst = session.NewConn(r, session.Request{}, nil), session.NewConn(out, session.Request{}, direct)
+	case "bridge445/toNBT":
+		dst = session.NewConn(out, session.Request{}, direct)
+	case "bridge445/fromNBT":
+		src = session.NewConn(r, session.Request{}, direct)
 	}
 	done := make(chan struct{}, 2)
 	go func() {
@@ -103,8 +110,8 @@ func benchRelay(b *testing.B, block []byte, dir, via string) {
 	go func() {
 		defer func() { done <- struct{}{} }()
 		switch via {
-		case "bridge", "pump":
-			pump(dst, src, &activity{start: time.Now()})
+		case "bridge", "bridge445":
+			(&relayRun{}).pump(dst, src)
 		case "copy": // hide ReadFrom and WriteTo from io.Copy
 			io.Copy(struct{ io.Writer }{dst}, struct{ io.Reader }{src})
 		case "splice":

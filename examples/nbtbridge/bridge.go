@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
-	"math"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,10 +16,6 @@ import (
 	"github.com/netbios-go/netbios/nbt"
 	"github.com/netbios-go/netbios/session"
 )
-
-// relayBuffer is the size of each direction's buffer. 32 KiB, as
-// io.Copy's: 64 and 128 KiB were slower in BenchmarkRelay.
-const relayBuffer = 32 << 10
 
 // A bridge accepts clients on a session.Listener and relays each one to a
 // connection of its own to the server.
@@ -168,7 +165,11 @@ func (b *bridge) session(ctx context.Context, id uint64, c *session.Conn) {
 	if b.verbose {
 		b.log.Printf("session %d from %v (%s): relaying to %v", id, c.RemoteAddr(), who, server.RemoteAddr())
 	}
-	st := relay(c, server, b.idle)
+	peer := server
+	if nc, ok := server.(*nbt.Conn); ok && nc.Session() != nil {
+		peer = nc.Session() // for session.Conn.WriteTo's single walk
+	}
+	st := relay(c, peer, b.idle)
 	if b.verbose || st.err != nil {
 		b.log.Printf("session %d from %v: %d bytes to the server, %d to the client, %v: %s",
 			id, c.RemoteAddr(), st.up, st.down, time.Since(start).Round(time.Millisecond), st.end())
@@ -193,116 +194,122 @@ func (s relayStats) end() string {
 	return "closed"
 }
 
-// activity is when a relay last moved a byte.
-type activity struct {
-	start time.Time
-	last  atomic.Int64 // since start
-}
-
-func (a *activity) touch() { a.last.Store(int64(time.Since(a.start))) }
-
-// quiet returns how long the relay has moved nothing.
-func (a *activity) quiet() time.Duration {
-	return time.Since(a.start) - time.Duration(a.last.Load())
-}
-
 // relay copies client to server and server to client until both have
 // closed their side, or one fails, or nothing moves either way for idle
 // (when positive). A side's EOF is carried to the other as a half-close
 // (CloseWrite), where the other can make one; where it cannot, the relay
 // ends. It closes neither conn.
+//
+// Each direction is an io.Copy, so that between two *session.Conn
+// (NetBIOS on one side, a Listener's Direct-TCP conn on the other) the
+// framing is walked once, by session.Conn.WriteTo, not once by Read and
+// again by Write. With idle, each copy reads with a deadline a sixteenth
+// of idle ahead (idleTicks), and between copies the relay looks at how
+// long both directions have been quiet: a session ends between idle and
+// idle + idle/8 after its last byte.
 func relay(client, server net.Conn, idle time.Duration) relayStats {
-	act := &activity{start: time.Now()}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			// Unblock both pumps; the conns are closed by their owner.
-			client.SetDeadline(aLongTimeAgo)
-			server.SetDeadline(aLongTimeAgo)
-		})
-	}
-	var idled atomic.Bool
-	if idle > 0 {
-		var timer atomic.Pointer[time.Timer]
-		t := time.AfterFunc(time.Duration(math.MaxInt64), func() {
-			if q := act.quiet(); q < idle {
-				timer.Load().Reset(idle - q)
-				return
-			}
-			idled.Store(true)
-			stop()
-		})
-		timer.Store(t)
-		t.Reset(idle)
-		defer t.Stop()
+	r := &relayRun{idle: idle, tick: idle / idleTicks, start: time.Now()}
+	r.stopFn = func() {
+		// Unblock both pumps; the conns are closed by their owner.
+		r.stopped.Store(true)
+		client.SetDeadline(aLongTimeAgo)
+		server.SetDeadline(aLongTimeAgo)
 	}
 	type result struct {
 		n   int64
 		err error
 	}
 	upc, downc := make(chan result, 1), make(chan result, 1)
-	go func() { n, err := pump(server, client, act); upc <- result{n, err} }()
-	go func() { n, err := pump(client, server, act); downc <- result{n, err} }()
+	go func() { n, err := r.pump(server, client); upc <- result{n, err} }()
+	go func() { n, err := r.pump(client, server); downc <- result{n, err} }()
 	var st relayStats
 	for got := 0; got < 2; got++ {
-		var r result
+		var res result
 		select {
-		case r = <-upc:
-			upc, st.up = nil, r.n
-		case r = <-downc:
-			downc, st.down = nil, r.n
+		case res = <-upc:
+			upc, st.up = nil, res.n
+		case res = <-downc:
+			downc, st.down = nil, res.n
 		}
-		if r.err != nil && st.err == nil {
-			st.err = r.err // the first: the other pump's is the stop's
-			stop()
+		if res.err != nil && st.err == nil {
+			st.err = res.err // the first: the other pump's is the stop's
+			r.stop()
 		}
 	}
-	if idled.Load() {
+	if r.idled.Load() {
 		st.idle, st.err = idle, nil
 	}
 	return st
+}
+
+// idleTicks is how many times per idle period each direction of a relay
+// stops to look at the time: each costs a wake-up and a 32 KiB buffer.
+const idleTicks = 16
+
+// relayRun is the state that a relay's two pumps share.
+type relayRun struct {
+	idle, tick time.Duration
+	start      time.Time
+	last       atomic.Int64 // since start, when a copy that moved bytes returned
+	idled      atomic.Bool
+	stopped    atomic.Bool
+	once       sync.Once
+	stopFn     func()
+}
+
+func (r *relayRun) stop() { r.once.Do(r.stopFn) }
+
+// quiet returns how long the relay has moved nothing, as far as the
+// copies that have returned tell.
+func (r *relayRun) quiet() time.Duration {
+	return time.Since(r.start) - time.Duration(r.last.Load())
 }
 
 // aLongTimeAgo is a deadline in the past, which unblocks I/O at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
 // pump copies src to dst until src ends, then half-closes dst. It returns
-// the bytes written and the first error, with the side it came from.
-func pump(dst, src net.Conn, act *activity) (int64, error) {
-	buf := make([]byte, relayBuffer)
+// the bytes written and the first error, with the direction it came from.
+func (r *relayRun) pump(dst, src net.Conn) (int64, error) {
 	var total int64
 	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			act.touch()
-			w, werr := dst.Write(buf[:n])
-			total += int64(w)
-			if werr != nil {
-				return total, &sideError{"writing", dst, werr}
+		if r.idle > 0 {
+			src.SetReadDeadline(time.Now().Add(r.tick))
+			if r.stopped.Load() { // after the deadline: stop's must stand
+				return total, &sideError{src, dst, net.ErrClosed}
 			}
-			act.touch()
+		}
+		n, err := io.Copy(dst, src)
+		total += n
+		if n > 0 {
+			r.last.Store(int64(time.Since(r.start)))
 		}
 		switch {
-		case err == io.EOF:
+		case err == nil: // src ended
 			if err := closeWrite(dst); err != nil {
-				return total, &sideError{"half-closing", dst, err}
+				return total, &sideError{src, dst, fmt.Errorf("half-closing: %w", err)}
 			}
 			return total, nil
-		case err != nil:
-			return total, &sideError{"reading", src, err}
+		case r.idle > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !r.stopped.Load():
+			if r.quiet() >= r.idle {
+				r.idled.Store(true)
+				r.stop()
+				return total, nil
+			}
+		default:
+			return total, &sideError{src, dst, err}
 		}
 	}
 }
 
-// sideError is an error of one side of a relay.
+// sideError is an error of one direction of a relay.
 type sideError struct {
-	op  string
-	c   net.Conn
-	err error
+	src, dst net.Conn
+	err      error
 }
 
 func (e *sideError) Error() string {
-	return e.op + " " + e.c.RemoteAddr().String() + ": " + e.err.Error()
+	return "relaying " + e.src.RemoteAddr().String() + " to " + e.dst.RemoteAddr().String() + ": " + e.err.Error()
 }
 func (e *sideError) Unwrap() error { return e.err }
 

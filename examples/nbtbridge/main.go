@@ -36,10 +36,12 @@
 // keep-alives are removed on the NetBIOS side, and sent there every
 // -keepalive when it is set. A half-close of either side is carried to the
 // other. A session ends when both sides have closed, when either fails,
-// or after -idle with no byte either way; the bridge goes on serving the
-// others. A message of more than 0x1FFFF bytes (SMB2 large MTU, which a
-// Direct-TCP server may grant) cannot be framed on the NetBIOS side: the
-// session ends there.
+// or after -idle with no byte either way (looked at every sixteenth of it,
+// so up to an eighth later); the bridge goes on serving the others. A
+// message of more than 0x1FFFF bytes from a Direct-TCP client cannot be
+// framed toward a NetBIOS server: the session ends there. Toward the
+// NetBIOS clients of a Direct-TCP server, which may grant SMB2 large MTU,
+// such messages go with the 24-bit length of Direct TCP.
 //
 // It prints "listening on ADDR" when ready, and with -v a line for each
 // session. It stops on SIGINT or SIGTERM. The exit status is 2 when a flag
