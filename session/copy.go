@@ -68,8 +68,13 @@ func (c *Conn) copyTo(dst *Conn, buf []byte) (int, error) {
 	c.rmu.Lock()
 	before := c.readPos()
 	// The bits that dst's writes refuse and c's reads let through: none
-	// when c reads as strictly as dst writes.
-	wmask := dst.wf.mask() &^ c.msgMask()
+	// when c reads as strictly as dst writes. (dst.long, not dst.wf.long:
+	// dst.wf is dst.wmu's.)
+	wmask := uint32(strictMessageMask)
+	if dst.long {
+		wmask = lenientMessageMask
+	}
+	wmask &^= c.msgMask()
 	n, cut, rerr := c.read(buf, true, wmask)
 	after := c.readPos()
 	c.rmu.Unlock()
