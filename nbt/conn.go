@@ -1,6 +1,7 @@
 package nbt
 
 import (
+	"io"
 	"net"
 	"strconv"
 
@@ -59,6 +60,20 @@ func (c *Conn) Transport() Transport {
 
 // Session returns the NetBIOS session, or nil for a Direct TCP conn.
 func (c *Conn) Session() *session.Conn { return c.sess }
+
+// WriteTo writes the conn's stream to w until it ends, for io.Copy. Over
+// NetBIOS it is [session.Conn.WriteTo], which walks the framing once when
+// w is a *session.Conn or a NetBIOS Conn; over Direct TCP it is the TCP
+// connection's.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	if d, ok := w.(*Conn); ok && d.sess != nil {
+		w = d.sess
+	}
+	if c.sess != nil {
+		return c.sess.WriteTo(w)
+	}
+	return io.Copy(w, c.Conn)
+}
 
 // CalledName returns the called name the server accepted, or the zero Name
 // for a Direct TCP conn.
