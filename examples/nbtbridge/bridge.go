@@ -208,7 +208,7 @@ func (s relayStats) end() string {
 // long both directions have been quiet: a session ends between idle and
 // idle + idle/8 after its last byte.
 func relay(client, server net.Conn, idle time.Duration) relayStats {
-	r := &relayRun{idle: idle, tick: idle / idleTicks, start: time.Now()}
+	r := &relayRun{idle: idle, tick: max(idle/idleTicks, time.Millisecond), start: time.Now()}
 	r.stopFn = func() {
 		// Unblock both pumps; the conns are closed by their owner.
 		r.stopped.Store(true)
@@ -243,7 +243,8 @@ func relay(client, server net.Conn, idle time.Duration) relayStats {
 }
 
 // idleTicks is how many times per idle period each direction of a relay
-// stops to look at the time: each costs a wake-up and a 32 KiB buffer.
+// stops to look at the time (at most every millisecond): each costs a
+// wake-up and a 32 KiB buffer.
 const idleTicks = 16
 
 // relayRun is the state that a relay's two pumps share.
