@@ -66,9 +66,6 @@ func (c *Conn) Session() *session.Conn { return c.sess }
 // w is a *session.Conn or a NetBIOS Conn; over Direct TCP it is the TCP
 // connection's.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
-	if d, ok := w.(*Conn); ok && d.sess != nil {
-		w = d.sess
-	}
 	if c.sess != nil {
 		return c.sess.WriteTo(w)
 	}

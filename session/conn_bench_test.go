@@ -69,13 +69,14 @@ func benchReadSMB(r io.Reader, buf []byte, n int) error {
 // runs with splice(2) on Linux: the bytes go from socket to socket in the
 // kernel, which a relay that must find the keep-alives cannot do. The
 // relays also run as via=copy, a plain TCP relay through io.Copy's 32 KiB
-// buffer, as the relays through a Conn do. (A Conn that implemented
-// io.WriterTo and io.ReaderFrom with a 128 KiB buffer was no faster, so it
-// implements neither.) A peer goroutine writes the stream raw, in 128 KiB
-// writes; each op moves one such block, which SetBytes counts. Compare the
-// rows with
+// buffer, as the relays through a Conn do: relay=from through
+// [Conn.WriteTo], relay=to through Write. (A 128 KiB buffer was no
+// faster.) A peer goroutine writes the stream raw, in 128 KiB writes; each
+// op moves one such block, which SetBytes counts. On a machine whose speed
+// drifts, interleave the rows and compare them:
 //
-//	go test -run XXX -bench Throughput -count 10 ./session/ > bench.txt
+//	go test -c -o session.test ./session/
+//	for i in 1 2 3 4 5 6; do ./session.test -test.run XXX -test.bench Throughput; done > bench.txt
 //	benchstat -col /via bench.txt
 func BenchmarkThroughput(b *testing.B) {
 	for _, size := range []int{100, 64 << 10} {

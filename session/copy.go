@@ -12,8 +12,10 @@ var _ io.WriterTo = (*Conn)(nil)
 // error; it returns the bytes written. It is what io.Copy calls to copy
 // from a Conn.
 //
-// When w is a *Conn too, as in a relay between two NetBIOS sessions or a
-// NetBIOS session and a [Listener]'s Direct-TCP conn, the framing is
+// When w is a *Conn too, or carries one as its Session method returns it
+// (an nbt.Conn over NetBIOS does), as in a relay between two NetBIOS
+// sessions or a NetBIOS session and a [Listener]'s Direct-TCP conn, the
+// framing is
 // walked once, not once by Read and again by w's Write: every header is
 // checked, as it is read, against the rules of both conns, and the bytes
 // go to w's connection directly. w's keep-alives still go only between
@@ -23,6 +25,9 @@ var _ io.WriterTo = (*Conn)(nil)
 // read and could not write.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	dst, _ := w.(*Conn)
+	if s, ok := w.(interface{ Session() *Conn }); ok {
+		dst = s.Session() // nil for an nbt.Conn over Direct TCP
+	}
 	buf := make([]byte, copyBuffer)
 	var total int64
 	for {

@@ -108,6 +108,17 @@ func plainCopy(dst, src *Conn) (int64, error) {
 // ioCopy is io.Copy, which calls src.WriteTo(dst).
 func ioCopy(dst, src *Conn) (int64, error) { return io.Copy(dst, src) }
 
+// carrier is a conn that carries a *Conn, as nbt.Conn does.
+type carrier struct {
+	net.Conn
+	s *Conn
+}
+
+func (c carrier) Session() *Conn { return c.s }
+
+// carrierCopy is io.Copy to a carrier of dst.
+func carrierCopy(dst, src *Conn) (int64, error) { return io.Copy(carrier{dst, dst}, src) }
+
 var posCmp = cmpopts.EquateEmpty()
 
 func TestConnWriteTo(t *testing.T) {
@@ -165,7 +176,7 @@ func TestConnWriteTo(t *testing.T) {
 			for _, via := range []struct {
 				name string
 				copy func(dst, src *Conn) (int64, error)
-			}{{"WriteTo", ioCopy}, {"Read and Write", plainCopy}} {
+			}{{"WriteTo", ioCopy}, {"WriteTo a carrier", carrierCopy}, {"Read and Write", plainCopy}} {
 				got := tt.cc.run(t, via.copy)
 				if d := cmp.Diff(tt.want, got, posCmp); d != "" {
 					t.Errorf("%s (-want +got):\n%s", via.name, d)

@@ -165,11 +165,7 @@ func (b *bridge) session(ctx context.Context, id uint64, c *session.Conn) {
 	if b.verbose {
 		b.log.Printf("session %d from %v (%s): relaying to %v", id, c.RemoteAddr(), who, server.RemoteAddr())
 	}
-	peer := server
-	if nc, ok := server.(*nbt.Conn); ok && nc.Session() != nil {
-		peer = nc.Session() // for session.Conn.WriteTo's single walk
-	}
-	st := relay(c, peer, b.idle)
+	st := relay(c, server, b.idle)
 	if b.verbose || st.err != nil {
 		b.log.Printf("session %d from %v: %d bytes to the server, %d to the client, %v: %s",
 			id, c.RemoteAddr(), st.up, st.down, time.Since(start).Round(time.Millisecond), st.end())
