@@ -9,30 +9,6 @@ import (
 	"github.com/netbios-go/netbios/session"
 )
 
-// loopbackPair returns the two ends of a loopback TCP connection.
-func loopbackPair(t *testing.T) (a, b net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	a, err = net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b = <-accepted; b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
-}
-
 // TestConnWriteTo copies with io.Copy from a Conn to a Conn, each over
 // NetBIOS or Direct TCP, and checks that the messages come through whole
 // and the keep-alives that a NetBIOS source reads do not.
@@ -60,8 +36,10 @@ func TestConnWriteTo(t *testing.T) {
 		{"Direct to Direct", false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			w, r := loopbackPair(t)
-			out, sink := loopbackPair(t)
+			w, r := net.Pipe()
+			out, sink := net.Pipe()
+			defer r.Close()
+			defer sink.Close()
 			in := msgs
 			if tt.from {
 				in = bytes.Join([][]byte{keepAlive, message("hello"), keepAlive, message(""), message("world"), keepAlive}, nil)
@@ -71,14 +49,22 @@ func TestConnWriteTo(t *testing.T) {
 				w.Close()
 			}()
 			src, dst := wrap(r, tt.from), wrap(out, tt.to)
-			n, err := io.Copy(dst, src)
-			if err != nil || n != int64(len(msgs)) {
-				t.Fatalf("io.Copy = %d, %v; want %d, nil", n, err, len(msgs))
+			type result struct {
+				n   int64
+				err error
 			}
-			out.Close()
+			copied := make(chan result, 1)
+			go func() {
+				n, err := io.Copy(dst, src)
+				out.Close()
+				copied <- result{n, err}
+			}()
 			got, err := io.ReadAll(sink)
 			if err != nil || !bytes.Equal(got, msgs) {
 				t.Fatalf("the destination got %q, %v; want %q", got, err, msgs)
+			}
+			if r := <-copied; r.err != nil || r.n != int64(len(msgs)) {
+				t.Fatalf("io.Copy = %d, %v; want %d, nil", r.n, r.err, len(msgs))
 			}
 		})
 	}
