@@ -526,8 +526,12 @@ func (f *framer) atBoundary() bool { return f.hdrN == 0 && f.rem == 0 }
 
 // mask returns the mask of the session message headers that the stream
 // may have: see strictMessageMask.
-func (f *framer) mask() uint32 {
-	if f.long {
+func (f *framer) mask() uint32 { return writeMask(f.long) }
+
+// writeMask returns the mask of the session message headers that Write
+// sends, with Config.LongMessages or without.
+func writeMask(long bool) uint32 {
+	if long {
 		return lenientMessageMask
 	}
 	return strictMessageMask

@@ -15,14 +15,13 @@ var _ io.WriterTo = (*Conn)(nil)
 // When w is a *Conn too, or carries one as its Session method returns it
 // (an nbt.Conn over NetBIOS does), as in a relay between two NetBIOS
 // sessions or a NetBIOS session and a [Listener]'s Direct-TCP conn, the
-// framing is
-// walked once, not once by Read and again by w's Write: every header is
-// checked, as it is read, against the rules of both conns, and the bytes
-// go to w's connection directly. w's keep-alives still go only between
-// messages. A message that w's Write would refuse ends the copy as it
-// would end it: the bytes before it are written, and WriteTo returns
-// [ErrFraming]; what was read after it is lost, as io.Copy loses what it
-// read and could not write.
+// framing is walked once, not once by Read and again by w's Write: every
+// header is checked, as it is read, against the rules of both conns, and
+// the bytes go to w's connection directly. w's keep-alives still go only
+// between messages. A message that w's Write would refuse ends the copy
+// as it would end it: the bytes before it are written, and WriteTo
+// returns [ErrFraming]; what was read after it is lost, as io.Copy loses
+// what it read and could not write.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	dst, _ := w.(*Conn)
 	if s, ok := w.(interface{ Session() *Conn }); ok {
@@ -75,11 +74,7 @@ func (c *Conn) copyTo(dst *Conn, buf []byte) (int, error) {
 	// The bits that dst's writes refuse and c's reads let through: none
 	// when c reads as strictly as dst writes. (dst.long, not dst.wf.long:
 	// dst.wf is dst.wmu's.)
-	wmask := uint32(strictMessageMask)
-	if dst.long {
-		wmask = lenientMessageMask
-	}
-	wmask &^= c.msgMask()
+	wmask := writeMask(dst.long) &^ c.msgMask()
 	n, cut, rerr := c.read(buf, true, wmask)
 	after := c.readPos()
 	c.rmu.Unlock()

@@ -186,6 +186,33 @@ func TestConnWriteTo(t *testing.T) {
 	}
 }
 
+// TestConnWriteToBroken: a copy to a conn whose write side an earlier
+// failure broke, inside a header, sends nothing and returns that error.
+func TestConnWriteToBroken(t *testing.T) {
+	stream := cat(message([]byte("hello")), message([]byte("world")))
+	for _, via := range []struct {
+		name string
+		copy func(dst, src *Conn) (int64, error)
+	}{{"WriteTo", ioCopy}, {"Read and Write", plainCopy}} {
+		t.Run(via.name, func(t *testing.T) {
+			lc := &limitConn{limit: 2}
+			dst := NewConn(lc, Request{}, nil)
+			if _, err := dst.Write(stream[:3]); err != nil { // held back: the header is not whole
+				t.Fatal(err)
+			}
+			if _, err := dst.Write(stream[3:]); !errors.Is(err, errLimit) {
+				t.Fatalf("Write = %v, want errLimit", err)
+			}
+			src := NewConn(readerConn{r: bytes.NewReader(stream)}, Request{}, nil)
+			n, err := via.copy(dst, src)
+			var be *brokenError
+			if n != 0 || !errors.As(err, &be) || lc.buf.Len() != 2 {
+				t.Fatalf("copy to a broken conn = %d, %v, with %d bytes on the wire; want 0, a *brokenError, 2", n, err, lc.buf.Len())
+			}
+		})
+	}
+}
+
 // TestConnWriteToTCP relays 1 MiB of messages of every size, with
 // keep-alives between them, from one Conn to another over loopback TCP
 // with io.Copy, and checks every byte that comes out.

@@ -204,13 +204,7 @@ func (s relayStats) end() string {
 // long both directions have been quiet: a session ends between idle and
 // idle + idle/8 after its last byte.
 func relay(client, server net.Conn, idle time.Duration) relayStats {
-	r := &relayRun{idle: idle, tick: max(idle/idleTicks, time.Millisecond), start: time.Now()}
-	r.stopFn = func() {
-		// Unblock both pumps; the conns are closed by their owner.
-		r.stopped.Store(true)
-		client.SetDeadline(aLongTimeAgo)
-		server.SetDeadline(aLongTimeAgo)
-	}
+	r := &relayRun{conns: [2]net.Conn{client, server}, idle: idle, tick: max(idle/idleTicks, time.Millisecond), start: time.Now()}
 	type result struct {
 		n   int64
 		err error
@@ -245,16 +239,24 @@ const idleTicks = 16
 
 // relayRun is the state that a relay's two pumps share.
 type relayRun struct {
+	conns      [2]net.Conn // client and server
 	idle, tick time.Duration
 	start      time.Time
 	last       atomic.Int64 // since start, when a copy that moved bytes returned
 	idled      atomic.Bool
 	stopped    atomic.Bool
 	once       sync.Once
-	stopFn     func()
 }
 
-func (r *relayRun) stop() { r.once.Do(r.stopFn) }
+// stop unblocks both pumps; the conns are closed by their owner.
+func (r *relayRun) stop() {
+	r.once.Do(func() {
+		r.stopped.Store(true)
+		for _, c := range r.conns {
+			c.SetDeadline(aLongTimeAgo)
+		}
+	})
+}
 
 // quiet returns how long the relay has moved nothing, as far as the
 // copies that have returned tell.
